@@ -1,0 +1,114 @@
+"""Schema-valid plain data → frozen AppDef."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from engine.definitions.model import (
+    AppDef,
+    EdgeDef,
+    FieldDef,
+    FlowDef,
+    FormDef,
+    NodeDef,
+    SectionDef,
+    TicketTypeDef,
+    WebhookDef,
+    freeze,
+    text,
+)
+from engine.flows.templates import STANDARD_LIFECYCLE
+
+
+def _field(raw: Mapping[str, Any]) -> FieldDef:
+    options = {k: v for k, v in raw.items() if k not in ("key", "type", "label", "fields")}
+    return FieldDef(
+        key=raw["key"],
+        type=raw["type"],
+        label=text(raw.get("label") or raw["key"]),
+        options=freeze(options),
+        fields=tuple(_field(f) for f in raw.get("fields", ())),
+    )
+
+
+def _form(raw: Mapping[str, Any]) -> FormDef:
+    return FormDef(
+        tuple(
+            SectionDef(
+                id=s.get("id"),
+                title=text(s.get("title")),
+                columns=s.get("columns", 1),
+                tab=text(s["tab"]) if s.get("tab") else None,
+                fields=tuple(_field(f) for f in s["fields"]),
+            )
+            for s in raw["sections"]
+        )
+    )
+
+
+def edge_of(raw: Any) -> EdgeDef:
+    if isinstance(raw, list | tuple):
+        return EdgeDef(raw[0], raw[1])
+    return EdgeDef(raw["from"], raw["to"], raw.get("action"), raw.get("if"), bool(raw.get("default")))
+
+
+def _flow(raw: Mapping[str, Any] | None) -> FlowDef:
+    raw = raw or STANDARD_LIFECYCLE
+    nodes = tuple(
+        NodeDef(
+            id=n["id"],
+            type=n["type"],
+            name=text(n.get("name") or n["id"]),
+            options=freeze({k: v for k, v in n.items() if k not in ("id", "type", "name")}),
+        )
+        for n in raw["nodes"]
+    )
+    return FlowDef(
+        nodes=nodes,
+        edges=tuple(edge_of(e) for e in raw["edges"]),
+        returns=MappingProxyType({k: tuple(v) for k, v in (raw.get("returns") or {}).items()}),
+        escalation=freeze(raw.get("escalation") or []),
+    )
+
+
+def default_number(type_key: str) -> str:
+    return type_key.upper().replace("_", "-") + "-{seq:6}"
+
+
+def build_app(data: Mapping[str, Any]) -> AppDef:
+    types = {
+        key: TicketTypeDef(
+            key=key,
+            name=text(tt["name"]),
+            number=tt.get("number") or default_number(key),
+            form=_form(tt["form"]),
+            flow=_flow(tt.get("flow")),
+            rules=freeze(tt.get("rules") or []),
+            reports=freeze(tt.get("reports") or []),
+            dashboards=freeze(tt.get("dashboards") or []),
+            tests=freeze(tt.get("tests") or []),
+        )
+        for key, tt in data["ticket_types"].items()
+    }
+    return AppDef(
+        key=data["app"],
+        name=text(data["name"]),
+        description=text(data.get("description")),
+        settings=freeze(data.get("settings") or {}),
+        roles=MappingProxyType({k: text(v) for k, v in (data.get("roles") or {}).items()}),
+        option_sets=freeze(data.get("option_sets") or {}),
+        webhooks=tuple(
+            WebhookDef(
+                id=w["id"],
+                url=w["url"],
+                events=tuple(w["events"]),
+                ticket_types=tuple(w.get("ticket_types") or ()),
+                secret=w.get("secret"),
+            )
+            for w in data.get("webhooks") or ()
+        ),
+        ticket_types=MappingProxyType(types),
+        raw=freeze({k: v for k, v in data.items() if k != "version"}),
+    )

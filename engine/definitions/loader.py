@@ -1,0 +1,75 @@
+"""Load an app definition: read → schema → cross-references → frozen AppDef, or every problem at once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.definitions.build import build_app
+from engine.definitions.checks import CHECKS
+from engine.definitions.model import AppDef, thaw
+from engine.definitions.schema import schema_problems
+from engine.definitions.source import Source, read_source
+from engine.errors import DefinitionError, Problem
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A definition that passed every check, with its canonical data and checksum."""
+
+    app: AppDef
+    data: dict[str, Any]
+    checksum: str
+    source: Source
+
+
+def canonical_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The definition as stored and exported: plain data without the informative ``version``."""
+    return {k: thaw(v) for k, v in data.items() if k != "version"}
+
+
+def checksum_of(data: Mapping[str, Any]) -> str:
+    blob = json.dumps(canonical_data(data), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _cross_reference_problems(src: Source) -> list[Problem]:
+    out: list[Problem] = []
+    for fn in CHECKS:
+        try:
+            found = list(fn(src.data))
+        except (KeyError, TypeError, AttributeError, IndexError):
+            # The data is not shaped as the schema says; the schema problems already tell where.
+            continue
+        out.extend(src.problem(path, code, **params) for path, code, params in found)
+    return out
+
+
+def check_source(src: Source) -> list[Problem]:
+    """Every problem of a parsed definition: schema first, then cross-references."""
+    problems = schema_problems(src)
+    if isinstance(src.data, Mapping):
+        problems += _cross_reference_problems(src)
+    unique = {(p.path, p.code, json.dumps(p.params, sort_keys=True, default=str)): p for p in problems}
+    return sorted(unique.values(), key=lambda p: (p.line or 0, p.column or 0, p.path))
+
+
+def load_definition(source: str | bytes | Path | Mapping[str, Any], name: str | None = None) -> Loaded:
+    """Load and check a definition from a file path, its bytes/text, or already-parsed data."""
+    if isinstance(source, Mapping):
+        src = Source(canonical_data(source), {}, name or "<definition>")
+    else:
+        src = read_source(source, name)
+    problems = check_source(src)
+    if problems:
+        raise DefinitionError(problems=problems, name=src.name, count=len(problems))
+    data = canonical_data(src.data)
+    app = build_app(data)
+    from engine.specs import compile_app  # compiling is the last check: every cleaner must build
+
+    compile_app(app)
+    return Loaded(app=app, data=data, checksum=checksum_of(data), source=src)

@@ -1,0 +1,132 @@
+"""Outbox delivery: claim a row with a lease, call its channel outside any transaction, record the result.
+
+States: ``pending`` (waiting for ``next_attempt_at``) → ``sending`` (claimed until ``lease_until``)
+→ ``sent``, or back to ``pending`` with a backoff, or ``dead`` (out of attempts, or refused for good).
+The conditional UPDATE in :func:`claim` is what keeps two workers from sending the same row at once;
+a worker that dies mid-send leaves a ``sending`` row whose lease expires, and :func:`sweep` retries it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+
+from engine.jobs.channels import CHANNELS, DeliveryError
+from engine.store.db import Database
+from engine.store.models import Outbox
+from engine.store.types import utcnow
+
+OB = Outbox.__table__
+log = logging.getLogger("gongdan.jobs")
+
+#: How long a claim holds a row; must comfortably exceed ``SEND_TIMEOUT_S``.
+LEASE_S = 60
+SEND_TIMEOUT_S = 10.0
+BACKOFF_BASE_S = 10
+BACKOFF_CAP_S = 3600
+SWEEP_BATCH = 100
+ERROR_LIMIT = 500
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """The wait after the ``attempts``-th failure: 10 s, 20 s, 40 s, … doubling, at most an hour."""
+    return dt.timedelta(seconds=min(BACKOFF_BASE_S * 2 ** max(attempts - 1, 0), BACKOFF_CAP_S))
+
+
+def _due(now: dt.datetime) -> Any:
+    return or_(
+        and_(OB.c.status == "pending", OB.c.next_attempt_at <= now),
+        and_(OB.c.status == "sending", OB.c.lease_until < now),
+    )
+
+
+def claim(db: Database, outbox_id: int, now: dt.datetime, lease_s: int = LEASE_S) -> Any | None:
+    """Take the row for ``lease_s`` seconds if it is due; the row when this caller won, else None."""
+    with db.write() as conn:
+        return conn.execute(
+            update(OB)
+            .where(OB.c.id == outbox_id, _due(now))
+            .values(status="sending", lease_until=now + dt.timedelta(seconds=lease_s))
+            .returning(*OB.c)
+        ).first()
+
+
+def _send(row: Any) -> tuple[str | None, bool]:
+    """Call the row's channel: (None, _) when delivered, else (reason, permanent)."""
+    send = CHANNELS.get(row.channel)
+    if send is None:
+        return f"unknown channel {row.channel!r}; known: {', '.join(sorted(CHANNELS))}", True
+    try:
+        send(row.payload, row.idempotency_key, SEND_TIMEOUT_S)
+    except DeliveryError as exc:
+        return exc.reason, exc.permanent
+    except Exception as exc:
+        log.exception("outbox %s: channel %s crashed", row.id, row.channel)
+        return f"{type(exc).__name__}: {exc}", False
+    return None, False
+
+
+def deliver_one(db: Database, outbox_id: int, now: dt.datetime | None = None) -> str:
+    """Try to deliver one row if it is due and nobody else holds it; the row's status afterwards."""
+    now = now or utcnow()
+    row = claim(db, outbox_id, now)
+    if row is None:
+        with db.read() as conn:
+            return conn.execute(select(OB.c.status).where(OB.c.id == outbox_id)).scalar() or "missing"
+    error, permanent = _send(row)
+    attempts = row.attempts + 1
+    if error is None:
+        values: dict[str, Any] = {"status": "sent", "sent_at": now, "last_error": None}
+    elif permanent or attempts >= row.max_attempts:
+        values = {"status": "dead", "last_error": error[:ERROR_LIMIT]}
+    else:
+        values = {
+            "status": "pending",
+            "next_attempt_at": now + backoff(attempts),
+            "last_error": error[:ERROR_LIMIT],
+        }
+    with db.write() as conn:
+        done = conn.execute(
+            update(OB)
+            .where(OB.c.id == outbox_id, OB.c.status == "sending", OB.c.lease_until == row.lease_until)
+            .values(attempts=attempts, lease_until=None, **values)
+        )
+    if done.rowcount != 1:
+        log.warning("outbox %s: lease lost while sending; another worker owns the row now", outbox_id)
+        return "sending"
+    if error is not None:
+        log.warning("outbox %s (%s) attempt %s: %s", outbox_id, row.channel, attempts, error)
+    return values["status"]
+
+
+def due_ids(db: Database, now: dt.datetime, limit: int = SWEEP_BATCH) -> list[int]:
+    """Rows to deliver now: pending and due, or stuck in ``sending`` past their lease; oldest first."""
+    with db.read() as conn:
+        return list(conn.execute(select(OB.c.id).where(_due(now)).order_by(OB.c.id).limit(limit)).scalars())
+
+
+def sweep(db: Database, now: dt.datetime | None = None) -> int:
+    """Deliver every row due at ``now`` (catches lost dispatches and retries); how many were tried."""
+    now = now or utcnow()
+    tried: set[int] = set()
+    while True:
+        fresh = [i for i in due_ids(db, now) if i not in tried]
+        if not fresh:
+            return len(tried)
+        for outbox_id in fresh:
+            tried.add(outbox_id)
+            deliver_one(db, outbox_id, now)
+
+
+def retry_dead(db: Database, outbox_id: int, now: dt.datetime | None = None) -> bool:
+    """Give a dead row a fresh set of attempts, due at once; False when the row is not dead."""
+    with db.write() as conn:
+        done = conn.execute(
+            update(OB)
+            .where(OB.c.id == outbox_id, OB.c.status == "dead")
+            .values(status="pending", attempts=0, next_attempt_at=now or utcnow(), lease_until=None)
+        )
+    return done.rowcount == 1

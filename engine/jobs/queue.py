@@ -1,0 +1,88 @@
+"""The job queue on huey: SQLite storage beside the database by default, Redis when REDIS_URL is set.
+
+Two tasks: ``deliver(outbox_ids)``, enqueued by the Runtime after commit, and ``tick()``, every
+minute, which runs each of ``TICK_HANDLERS`` (the outbox sweep first; SLA timers and cron rules
+register there too). Losing a ``deliver`` message costs nothing but a minute: the sweep finds the row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable
+
+from huey import Huey, RedisHuey, SqliteHuey, crontab
+
+from engine.config import Settings
+from engine.jobs.outbox import deliver_one, sweep
+from engine.store.db import Database
+from engine.store.types import utcnow
+
+log = logging.getLogger("gongdan.jobs")
+
+TickHandler = Callable[[Database, dt.datetime], object]
+#: Called by the minute tick, in order, each with ``(db, now)``; one failing does not stop the rest.
+TICK_HANDLERS: list[TickHandler] = [sweep]
+
+
+def tick_handler(fn: TickHandler) -> TickHandler:
+    """Register ``fn(db, now)`` to run on every tick of the worker."""
+    TICK_HANDLERS.append(fn)
+    return fn
+
+
+def make_huey(settings: Settings, immediate: bool = False, name: str = "gongdan") -> Huey:
+    """Redis when ``settings.redis_url`` is set, else a SQLite file ``queue.db`` in the home folder."""
+    if settings.redis_url:
+        return RedisHuey(name, url=settings.redis_url, results=False, immediate=immediate)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey(
+        name, filename=str(settings.home / "queue.db"), results=False, immediate=immediate
+    )
+
+
+class JobQueue:
+    """Huey plus the database its tasks work on; ``dispatch`` is what ``Runtime(dispatch=...)`` takes.
+
+    In immediate mode (tests, single-process demos) huey runs each task in the caller's thread, so
+    ``dispatch`` delivers before it returns.
+    """
+
+    def __init__(self, huey: Huey, db: Database):
+        self.huey = huey
+        self.db = db
+        self.deliver = huey.task(name="deliver")(self._deliver)
+        self.tick = huey.periodic_task(crontab(minute="*"), name="tick")(self.run_tick)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, immediate: bool = False) -> JobQueue:
+        return cls(make_huey(settings, immediate=immediate), Database(settings.database_url))
+
+    def dispatch(self, outbox_ids: Iterable[int]) -> None:
+        """Hand freshly committed outbox rows to a worker (or deliver them now, in immediate mode)."""
+        self.deliver(list(outbox_ids))
+
+    def _deliver(self, outbox_ids: list[int]) -> None:
+        for outbox_id in outbox_ids:
+            deliver_one(self.db, outbox_id)
+
+    def run_tick(self, now: dt.datetime | None = None) -> None:
+        """Run every tick handler once at ``now``."""
+        now = now or utcnow()
+        for handler in TICK_HANDLERS:
+            try:
+                handler(self.db, now)
+            except Exception:
+                log.exception("tick handler %s failed", getattr(handler, "__name__", handler))
+
+
+def run_worker(settings: Settings, workers: int = 2) -> None:
+    """``gongdan worker``: consume queued tasks and fire the minute tick until interrupted."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+    queue = JobQueue.from_settings(settings)
+    consumer = queue.huey.create_consumer(workers=workers, periodic=True, worker_type="thread")
+    try:
+        consumer.run()
+    finally:
+        queue.db.dispose()

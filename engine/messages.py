@@ -1,0 +1,309 @@
+"""Every user-facing message, in Chinese and English. Each says what is wrong and what to do."""
+
+from engine.i18n import register
+
+register(
+    {
+        "where.line_col": {"zh": "第 {line} 行第 {column} 列", "en": "line {line}, column {column}"},
+        "error.internal": {
+            "zh": "内部错误,请联系管理员。",
+            "en": "Internal error; please contact the administrator.",
+        },
+        "not_found": {"zh": "{what} 不存在:{ident}", "en": "{what} not found: {ident}"},
+        # --- reading a definition file
+        "definition.invalid": {
+            "zh": "应用定义 {name} 有 {count} 处错误,未写入任何内容:",
+            "en": "App definition {name} has {count} problem(s); nothing was written:",
+        },
+        "source.too_large": {
+            "zh": "文件有 {size} 字节,超过上限 {limit} 字节。请拆分应用或删除内嵌数据。",
+            "en": "The file has {size} bytes, more than the limit of {limit}. Split the app or remove embedded data.",
+        },
+        "source.unreadable": {"zh": "无法读取文件 {file}:{reason}", "en": "Cannot read {file}: {reason}"},
+        "source.not_utf8": {
+            "zh": "文件不是 UTF-8 编码(第 {offset} 字节)。请以 UTF-8 保存后重试。",
+            "en": "The file is not UTF-8 (byte {offset}). Save it as UTF-8 and try again.",
+        },
+        "source.syntax": {
+            "zh": "YAML/JSON 语法错误:{reason}。请检查缩进、冒号和引号。",
+            "en": "YAML/JSON syntax error: {reason}. Check indentation, colons and quotes.",
+        },
+        "source.empty": {
+            "zh": "文件为空。请写入一个应用定义。",
+            "en": "The file is empty. Write an app definition.",
+        },
+        "source.too_deep": {
+            "zh": "嵌套超过 {limit} 层。应用定义不需要这么深,请检查是否误缩进。",
+            "en": "Nested deeper than {limit} levels. A definition never needs that; check the indentation.",
+        },
+        "source.too_many_nodes": {
+            "zh": "文件包含超过 {limit} 个值,过大。请拆分。",
+            "en": "The file holds more than {limit} values; too large. Split it.",
+        },
+        "source.alias": {
+            "zh": "不支持 YAML 别名(*name)。请直接写出内容。",
+            "en": "YAML aliases (*name) are not supported. Write the content out.",
+        },
+        "source.merge_key": {
+            "zh": "不支持 YAML 合并键(<<)。请直接写出内容。",
+            "en": "YAML merge keys (<<) are not supported. Write the content out.",
+        },
+        "source.complex_key": {"zh": "键必须是简单文本。", "en": "Keys must be plain text."},
+        "source.duplicate_key": {
+            "zh": "键 {key} 重复出现。请删除或合并其中一个。",
+            "en": "Key {key} appears twice. Remove or merge one of them.",
+        },
+        # --- schema
+        "schema.unknown_key": {
+            "zh": "未知的键 {key}。允许的键:{allowed}。请检查拼写。",
+            "en": "Unknown key {key}. Allowed here: {allowed}. Check the spelling.",
+        },
+        "schema.required": {
+            "zh": "缺少必填的键 {key}。请补上。",
+            "en": "Required key {key} is missing. Add it.",
+        },
+        "schema.type": {
+            "zh": "类型错误:应为 {expected},实际为 {actual}。",
+            "en": "Wrong type: expected {expected}, got {actual}.",
+        },
+        "schema.enum": {
+            "zh": "值 {value} 无效。可选值:{options}。",
+            "en": "Value {value} is not allowed. Choose one of: {options}.",
+        },
+        "schema.pattern": {
+            "zh": "值 {value} 格式不对(应匹配 {pattern})。{hint}",
+            "en": "Value {value} has the wrong form (must match {pattern}). {hint}",
+        },
+        "schema.min_length": {
+            "zh": "至少需要 {limit} 个字符。",
+            "en": "Needs at least {limit} character(s).",
+        },
+        "schema.max_length": {"zh": "最多 {limit} 个字符。", "en": "At most {limit} character(s)."},
+        "schema.minimum": {
+            "zh": "值 {value} 小于下限 {limit}。",
+            "en": "Value {value} is below the minimum {limit}.",
+        },
+        "schema.maximum": {
+            "zh": "值 {value} 大于上限 {limit}。",
+            "en": "Value {value} is above the maximum {limit}.",
+        },
+        "schema.min_items": {"zh": "至少需要 {limit} 项。", "en": "Needs at least {limit} item(s)."},
+        "schema.max_items": {"zh": "最多 {limit} 项。", "en": "At most {limit} item(s)."},
+        "schema.min_properties": {"zh": "至少需要 {limit} 个键。", "en": "Needs at least {limit} key(s)."},
+        "schema.max_properties": {"zh": "最多 {limit} 个键。", "en": "At most {limit} key(s)."},
+        "schema.unique_items": {
+            "zh": "列表中有重复项。请删除重复。",
+            "en": "The list has duplicates. Remove them.",
+        },
+        "schema.one_of": {
+            "zh": "值 {value} 不符合 {title} 的任何一种写法。{hint}",
+            "en": "Value {value} matches no accepted form of {title}. {hint}",
+        },
+        "schema.other": {"zh": "不符合格式要求:{detail}", "en": "Does not fit the format: {detail}"},
+        # --- cross-reference checks
+        "check.duplicate_field": {
+            "zh": "字段键 {key} 重复(首次出现在 {first})。每个字段键必须唯一。",
+            "en": "Field key {key} is used twice (first at {first}). Each field key must be unique.",
+        },
+        "check.duplicate_node": {
+            "zh": "节点 id {id} 重复。每个节点 id 必须唯一。",
+            "en": "Node id {id} is used twice. Each node id must be unique.",
+        },
+        "check.duplicate_report": {"zh": "报表 id {id} 重复。", "en": "Report id {id} is used twice."},
+        "check.duplicate_webhook": {"zh": "Webhook id {id} 重复。", "en": "Webhook id {id} is used twice."},
+        "check.option_not_for_type": {
+            "zh": "选项 {option} 不适用于 {type} 类型的字段。请删除它或更换字段类型。",
+            "en": "Option {option} does not apply to a {type} field. Remove it or change the field type.",
+        },
+        "check.option_missing": {
+            "zh": "{type} 类型的字段需要 {options}。",
+            "en": "A {type} field needs {options}.",
+        },
+        "check.unknown_option_set": {
+            "zh": "选项集 {name} 不存在。请在 option_sets 中定义它。",
+            "en": "Option set {name} does not exist. Define it under option_sets.",
+        },
+        "check.min_above_max": {
+            "zh": "下限 {min} 大于上限 {max}。",
+            "en": "Minimum {min} is above maximum {max}.",
+        },
+        "check.bad_regex": {"zh": "正则表达式无效:{reason}", "en": "Invalid regular expression: {reason}"},
+        "check.number_token": {
+            "zh": "编号规则中的 {{{token}}} 无效。可用:{{yyyy}} {{yyyyMM}} {{yyyyMMdd}} {{seq:N}}。",
+            "en": "Number pattern token {{{token}}} is unknown. Use {{yyyy}} {{yyyyMM}} {{yyyyMMdd}} {{seq:N}}.",
+        },
+        "check.number_needs_seq": {
+            "zh": "编号规则必须包含 {{seq:N}},否则编号会重复。",
+            "en": "The number pattern needs a {{seq:N}} token, or numbers would repeat.",
+        },
+        "check.one_start": {
+            "zh": "流程必须恰好有一个 start 节点(现有 {count} 个)。",
+            "en": "A flow needs exactly one start node (it has {count}).",
+        },
+        "check.no_end": {"zh": "流程没有 end 节点。请添加一个。", "en": "The flow has no end node. Add one."},
+        "check.unknown_node": {
+            "zh": "节点 {id} 不存在。已有节点:{known}。",
+            "en": "Node {id} does not exist. Known nodes: {known}.",
+        },
+        "check.unknown_field": {
+            "zh": "字段 {field} 不存在于表单中。请检查拼写或先添加该字段。",
+            "en": "Field {field} is not on the form. Check the spelling or add the field first.",
+        },
+        "check.unknown_role": {
+            "zh": "角色 {role} 未定义。已有角色:{known}。请在 roles 中定义。",
+            "en": "Role {role} is not defined. Known roles: {known}. Define it under roles.",
+        },
+        "check.unknown_report": {
+            "zh": "报表 {id} 不存在。已有报表:{known}。",
+            "en": "Report {id} does not exist. Known reports: {known}.",
+        },
+        "check.unknown_ticket_type": {
+            "zh": "工单类型 {name} 不存在。",
+            "en": "Ticket type {name} does not exist.",
+        },
+        "check.assignee_one_kind": {
+            "zh": "处理人必须恰好指定一种方式:{kinds}。",
+            "en": "An assignee names exactly one of: {kinds}.",
+        },
+        "check.assignee_field_not_user": {
+            "zh": "字段 {field} 是 {type} 类型,不能作为处理人。请使用 user 类型的字段。",
+            "en": "Field {field} is a {type} field and cannot name an assignee. Use a user field.",
+        },
+        "check.action_one_kind": {
+            "zh": "每个动作必须恰好是以下之一:{kinds}。",
+            "en": "Each action must be exactly one of: {kinds}.",
+        },
+        "check.map_needs_call": {
+            "zh": "map 只能与 call 一起使用。",
+            "en": "map can only be used together with call.",
+        },
+        # --- forms
+        "form.invalid": {
+            "zh": "表单有 {count} 处错误,未保存:",
+            "en": "The form has {count} problem(s); nothing was saved:",
+        },
+        "form.not_an_object": {"zh": "应为一组字段值。", "en": "Expected an object of field values."},
+        "form.unknown_field": {
+            "zh": "表单中没有字段 {field}。请删除它。",
+            "en": "The form has no field {field}. Remove it.",
+        },
+        "form.readonly_field": {
+            "zh": "字段 {field} 为只读或自动计算,不能填写。",
+            "en": "Field {field} is read-only or computed; it cannot be filled in.",
+        },
+        "form.required": {"zh": "{field} 为必填项。", "en": "{field} is required."},
+        "field.not_text": {"zh": "请输入文本。", "en": "Enter text."},
+        "field.too_long": {
+            "zh": "最多 {max} 个字符(当前 {length} 个)。",
+            "en": "At most {max} characters (now {length}).",
+        },
+        "field.too_short": {
+            "zh": "至少 {min} 个字符(当前 {length} 个)。",
+            "en": "At least {min} characters (now {length}).",
+        },
+        "field.pattern": {
+            "zh": "格式不正确(应匹配 {pattern})。",
+            "en": "Wrong format (must match {pattern}).",
+        },
+        "field.email": {"zh": "请输入有效的邮箱地址。", "en": "Enter a valid e-mail address."},
+        "field.phone": {"zh": "请输入有效的电话号码。", "en": "Enter a valid phone number."},
+        "field.url": {
+            "zh": "请输入以 http:// 或 https:// 开头的网址。",
+            "en": "Enter a URL starting with http:// or https://.",
+        },
+        "field.not_number": {"zh": "请输入数字。", "en": "Enter a number."},
+        "field.not_integer": {"zh": "请输入整数。", "en": "Enter a whole number."},
+        "field.too_small": {"zh": "不能小于 {min}。", "en": "Must be at least {min}."},
+        "field.too_large": {"zh": "不能大于 {max}。", "en": "Must be at most {max}."},
+        "field.rating_range": {"zh": "评分应在 0 到 {max} 之间。", "en": "A rating is between 0 and {max}."},
+        "field.date": {"zh": "请输入日期,如 2026-12-01。", "en": "Enter a date such as 2026-12-01."},
+        "field.datetime": {
+            "zh": "请输入日期时间,如 2026-12-01T09:00+08:00。",
+            "en": "Enter a date and time such as 2026-12-01T09:00+08:00.",
+        },
+        "field.datetime_zone": {
+            "zh": "日期时间需要带时区,如 +08:00。",
+            "en": "A date and time needs its time zone, such as +08:00.",
+        },
+        "field.boolean": {"zh": "请选择是或否。", "en": "Choose yes or no."},
+        "field.not_an_option": {
+            "zh": "{value} 不是可选项。可选:{options}。",
+            "en": "{value} is not one of the options: {options}.",
+        },
+        "field.not_a_list": {"zh": "应为列表。", "en": "Expected a list."},
+        "field.cascade_path": {
+            "zh": '请按层级选择,如 ["硬件", "打印机"]。',
+            "en": 'Choose level by level, e.g. ["hardware", "printer"].',
+        },
+        "field.reference": {"zh": "请选择一项(编号)。", "en": "Choose an item (by its id)."},
+        "field.file": {"zh": "请先上传文件。", "en": "Upload the file first."},
+        "field.one_file": {"zh": "只能上传一个文件。", "en": "Only one file is allowed."},
+        "field.file_too_large": {
+            "zh": "文件不能超过 {max_mb} MB。",
+            "en": "A file may be at most {max_mb} MB.",
+        },
+        "field.too_few_rows": {"zh": "至少需要 {min} 行。", "en": "Needs at least {min} row(s)."},
+        "field.too_many_rows": {"zh": "最多 {max} 行。", "en": "At most {max} row(s)."},
+        "field.computed": {
+            "zh": "该字段自动计算,不能填写。",
+            "en": "This field is computed; it cannot be filled in.",
+        },
+        "field.rows_invalid": {"zh": "明细行有错误。", "en": "Some rows have problems."},
+        # --- runtime
+        "record.conflict": {
+            "zh": "工单 {number} 已被他人修改(您的版本 {expected},当前 {actual})。请刷新后重试。",
+            "en": "Ticket {number} was changed by someone else (your version {expected}, now {actual}). "
+            "Reload and try again.",
+        },
+        "flow.action_not_allowed": {
+            "zh": "待办 {task} 当前状态为 {status},不能执行 {action}。",
+            "en": "Task {task} is {status}; {action} is not possible now.",
+        },
+        "flow.loop": {
+            "zh": "流程在节点 {node} 附近无限循环。请检查流程图中不等待任何人的环路。",
+            "en": "The flow loops forever around node {node}. Check the graph for a cycle that waits for no one.",
+        },
+        "comment.empty": {"zh": "评论不能为空。", "en": "A comment cannot be empty."},
+        "flow.unknown_action": {
+            "zh": "未知的操作 {action}。可用:{known}。",
+            "en": "Unknown action {action}. Available: {known}.",
+        },
+        "runtime.unknown_app": {
+            "zh": "应用 {app} 不存在。请先导入它(gongdan import)。",
+            "en": "App {app} does not exist. Import it first (gongdan import).",
+        },
+        "runtime.unknown_ticket_type": {
+            "zh": "应用 {app} 没有工单类型 {ticket_type}。可用:{known}。",
+            "en": "App {app} has no ticket type {ticket_type}. Available: {known}.",
+        },
+        "runtime.unknown_user": {"zh": "用户 {user} 不存在。", "en": "User {user} does not exist."},
+        # --- CLI
+        "cli.valid": {"zh": "{file}:有效", "en": "{file}: valid"},
+        "cli.imported": {
+            "zh": "已发布 {app} 版本 {version}。",
+            "en": "Published {app} version {version}.",
+        },
+        "cli.unchanged": {
+            "zh": "{app} 与运行中的版本 {version} 相同,未发布新版本。",
+            "en": "{app} is the same as running version {version}; no new version published.",
+        },
+        "cli.dry_run": {
+            "zh": "试运行:{app} 将发布为版本 {version}(未写入任何内容)。",
+            "en": "Dry run: {app} would be published as version {version} (nothing written).",
+        },
+        "cli.admin_created": {
+            "zh": "已创建管理员 {user},密码:{password}(仅显示这一次)",
+            "en": "Created admin {user} with password: {password} (shown only this once)",
+        },
+        "cli.admin_exists": {
+            "zh": "管理员 {user} 已存在;忘记密码请运行 gongdan user password {user}",
+            "en": "Admin {user} exists; forgot the password? Run: gongdan user password {user}",
+        },
+        "cli.password_set": {"zh": "{user} 的新密码:{password}", "en": "New password of {user}: {password}"},
+        "cli.no_changes": {"zh": "没有变化。", "en": "No changes."},
+        "cli.diff_header": {
+            "zh": "与运行中版本 {version} 的差异:",
+            "en": "Changes against running version {version}:",
+        },
+    }
+)

@@ -1,0 +1,47 @@
+"""Outgoing webhooks declared in an app definition: matching events become outbox rows."""
+
+from __future__ import annotations
+
+from engine.reactions import CommandContext, reactor
+
+#: Event types a webhook may subscribe to, and the event names the Runtime emits for them.
+WEBHOOK_EVENTS = {
+    "created": "created",
+    "updated": "updated",
+    "field_changed": "field_changed",
+    "stage_entered": "stage_entered",
+    "stage_left": "stage_left",
+    "task_created": "task_created",
+    "task_completed": "task_completed",
+    "comment_added": "comment_added",
+    "closed": "closed",
+}
+
+
+@reactor
+def queue_webhooks(cmd: CommandContext) -> None:
+    hooks = cmd.spec.app.webhooks
+    if not hooks:
+        return
+    for hook in hooks:
+        if hook.ticket_types and cmd.ticket_type not in hook.ticket_types:
+            continue
+        wanted = {WEBHOOK_EVENTS[e] for e in hook.events if e in WEBHOOK_EVENTS}
+        for event in cmd.events:
+            if event.type not in wanted:
+                continue
+            cmd.queue(
+                "webhook",
+                {
+                    "url": hook.url,
+                    "secret": hook.secret,
+                    "body": {
+                        "app": cmd.spec.key,
+                        "ticket_type": cmd.ticket_type,
+                        "ticket": {"id": cmd.record_id, "number": cmd.number},
+                        "event": {"seq": event.seq, "type": event.type, "payload": event.payload},
+                        "at": cmd.at.isoformat(),
+                    },
+                },
+                idempotency_key=f"webhook:{hook.id}:{cmd.record_id}:{event.seq}",
+            )

@@ -1,0 +1,541 @@
+"""The Runtime: the one entry point for every change. One command = one database transaction.
+
+submit/update/act/comment each validate (forms), write the record and its events (store),
+move the flow (flows), let reactors queue effects (rules, webhooks → outbox), and commit.
+After commit the outbox rows are handed to ``dispatch`` (the job queue) for delivery.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+import engine.rules  # noqa: F401  (registers the rule engine's reactors)
+from engine.definitions.diff import Change, diff
+from engine.definitions.loader import Loaded, load_definition
+from engine.errors import ActionError, ConflictError, NotFoundError
+from engine.flows import stepping
+from engine.flows.assignees import resolve_assignee
+from engine.reactions import REACTORS, CommandContext, EmittedEvent
+from engine.specs import AppSpec, compile_app
+from engine.store.db import Database
+from engine.store.models import (
+    App,
+    AppVersion,
+    Counter,
+    Event,
+    FlowInstance,
+    Outbox,
+    Record,
+    Role,
+    Task,
+    User,
+)
+from engine.store.types import utcnow
+
+R, E, T, FI, OB = (m.__table__ for m in (Record, Event, Task, FlowInstance, Outbox))
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A ticket as a command left it (the record row, read back without another query)."""
+
+    id: int
+    number: str
+    app: str
+    ticket_type: str
+    app_version: int
+    stage: str | None
+    status: str
+    data: dict[str, Any]
+    row_version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    app: str
+    version: int
+    published: bool  # False when the definition equals the running version, or on a dry run
+    changes: list[Change]
+    previous: int | None
+
+
+class Runtime:
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], dt.datetime] = utcnow,
+        dispatch: Callable[[list[int]], None] | None = None,
+    ):
+        self.db = db
+        self.clock = clock
+        self.dispatch = dispatch
+        self._specs: dict[tuple[int, int], AppSpec] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ apps and versions
+    def publish(
+        self, source: Loaded | Any, actor: int | None = None, note: str | None = None, dry_run: bool = False
+    ) -> PublishResult:
+        """Publish a definition as version N+1 of its app, all or nothing; unchanged → nothing new."""
+        loaded = source if isinstance(source, Loaded) else load_definition(source)
+        key = loaded.app.key
+        with self.db.write() as conn:
+            row = conn.execute(select(App.id, App.current_version).where(App.key == key)).first()
+            previous = None
+            if row is not None:
+                app_id, previous = row
+                old = conn.execute(
+                    select(AppVersion.definition, AppVersion.checksum).where(
+                        AppVersion.app_id == app_id, AppVersion.version == previous
+                    )
+                ).one()
+                changes = diff(old.definition, loaded.data)
+                if old.checksum == loaded.checksum:
+                    return PublishResult(key, previous, False, [], previous)
+            else:
+                changes = diff({}, loaded.data)
+            version = (previous or 0) + 1
+            if dry_run:
+                conn.rollback()
+                return PublishResult(key, version, False, changes, previous)
+            now = self.clock()
+            name = dict(loaded.app.name)
+            if row is None:
+                app_id = conn.execute(
+                    insert(App).values(
+                        key=key, name=name, current_version=version, created_at=now, updated_at=now
+                    )
+                ).inserted_primary_key[0]
+            else:
+                conn.execute(
+                    update(App)
+                    .where(App.id == app_id)
+                    .values(current_version=version, name=name, updated_at=now)
+                )
+            conn.execute(
+                insert(AppVersion).values(
+                    app_id=app_id,
+                    version=version,
+                    definition=loaded.data,
+                    checksum=loaded.checksum,
+                    published_at=now,
+                    published_by=actor,
+                    note=note,
+                )
+            )
+            self._sync_roles(conn, app_id, loaded)
+        return PublishResult(key, version, True, changes, previous)
+
+    def _sync_roles(self, conn: Connection, app_id: int, loaded: Loaded) -> None:
+        existing = set(conn.execute(select(Role.key).where(Role.app_id == app_id)).scalars())
+        for rkey, name in loaded.app.roles.items():
+            if rkey in existing:
+                conn.execute(
+                    update(Role).where(Role.app_id == app_id, Role.key == rkey).values(name=dict(name))
+                )
+            else:
+                conn.execute(insert(Role).values(app_id=app_id, key=rkey, name=dict(name)))
+
+    def definition(self, app_key: str, version: int | None = None) -> tuple[int, dict[str, Any]]:
+        """The stored definition of ``app_key`` (the running version unless one is named)."""
+        with self.db.read() as conn:
+            app_id, current = self._app_row(conn, app_key)
+            version = version or current
+            data = conn.execute(
+                select(AppVersion.definition).where(
+                    AppVersion.app_id == app_id, AppVersion.version == version
+                )
+            ).scalar()
+        if data is None:
+            raise NotFoundError(what="version", ident=f"{app_key}@{version}")
+        return version, data
+
+    def versions(self, app_key: str) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            app_id, current = self._app_row(conn, app_key)
+            rows = conn.execute(
+                select(AppVersion.version, AppVersion.published_at, AppVersion.checksum, AppVersion.note)
+                .where(AppVersion.app_id == app_id)
+                .order_by(AppVersion.version)
+            ).all()
+        return [dict(r._mapping, running=r.version == current) for r in rows]
+
+    def apps(self) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            rows = conn.execute(select(App.key, App.name, App.current_version).order_by(App.key)).all()
+        return [dict(r._mapping) for r in rows]
+
+    def _app_row(self, conn: Connection, app_key: str) -> tuple[int, int]:
+        row = conn.execute(select(App.id, App.current_version).where(App.key == app_key)).first()
+        if row is None:
+            raise NotFoundError("runtime.unknown_app", app=app_key)
+        return row[0], row[1]
+
+    def spec_for(self, conn: Connection, app_id: int, version: int) -> AppSpec:
+        """The compiled spec of one app version; compiled once per process and cached."""
+        cached = self._specs.get((app_id, version))
+        if cached is not None:
+            return cached
+        data = conn.execute(
+            select(AppVersion.definition).where(AppVersion.app_id == app_id, AppVersion.version == version)
+        ).scalar_one()
+        spec = compile_app(load_definition(data).app)
+        with self._lock:
+            self._specs[(app_id, version)] = spec
+        return spec
+
+    # ------------------------------------------------------------------ commands
+    def submit(
+        self, app_key: str, ticket_type: str, data: Mapping[str, Any], actor: int | None = None
+    ) -> Ticket:
+        """Create a ticket: validate, number it, start its flow, append its events — or write nothing."""
+        with self.db.write() as conn:
+            app_id, version = self._app_row(conn, app_key)
+            spec = self.spec_for(conn, app_id, version)
+            tspec = spec.types.get(ticket_type)
+            if tspec is None:
+                raise NotFoundError(
+                    "runtime.unknown_ticket_type",
+                    app=app_key,
+                    ticket_type=ticket_type,
+                    known=", ".join(spec.types),
+                )
+            clean = tspec.form.validate(data)
+            now = self.clock()
+            number = tspec.number.render(
+                now, self._next_seq(conn, f"{app_key}:{ticket_type}:{tspec.number.period(now)}")
+            )
+            walk = stepping.start(tspec.flow)
+            events: list[tuple[str, dict[str, Any]]] = [("created", {"data": clean})]
+            events += walk.events
+            status = "closed" if walk.finished else "open"
+            record_id = conn.execute(
+                insert(R).returning(R.c.id),
+                {
+                    "app_id": app_id,
+                    "app_version": version,
+                    "ticket_type": ticket_type,
+                    "number": number,
+                    "stage": walk.stage,
+                    "status": status,
+                    "data": clean,
+                    "created_by": actor,
+                    "created_at": now,
+                    "updated_by": actor,
+                    "updated_at": now,
+                    "closed_at": now if walk.finished else None,
+                    "row_version": 1,
+                    "event_seq": 0,
+                },
+            ).scalar_one()
+            instance_id = conn.execute(
+                insert(FI).returning(FI.c.id),
+                {
+                    "record_id": record_id,
+                    "app_version": version,
+                    "status": "ended" if walk.finished else "running",
+                    "tokens": walk.tokens,
+                    "started_at": now,
+                    "ended_at": now if walk.finished else None,
+                },
+            ).scalar_one()
+            events += self._open_tasks(conn, walk, instance_id, record_id, clean, actor, now)
+            if walk.finished:
+                events.append(("closed", {}))
+            emitted = self._append_events(conn, record_id, 0, events, actor, now)
+            conn.execute(update(R).where(R.c.id == record_id).values(event_seq=emitted[-1].seq))
+            outbox = self._react(conn, spec, record_id, number, ticket_type, clean, actor, now, emitted)
+        self._after_commit(outbox)
+        return Ticket(
+            record_id, number, app_key, ticket_type, version, walk.stage, status, clean, 1, now, now
+        )
+
+    def update(
+        self,
+        record_id: int,
+        data: Mapping[str, Any],
+        actor: int | None = None,
+        expected_version: int | None = None,
+    ) -> Ticket:
+        """Change some fields; ``expected_version`` (the row version the caller saw) guards lost updates."""
+        with self.db.write() as conn:
+            rec = self._record(conn, record_id)
+            if expected_version is not None and expected_version != rec.row_version:
+                raise ConflictError(number=rec.number, expected=expected_version, actual=rec.row_version)
+            spec = self.spec_for(conn, rec.app_id, rec.app_version)
+            changes = spec.types[rec.ticket_type].form.validate(data, partial=True)
+            now = self.clock()
+            new_data = dict(rec.data)
+            events: list[tuple[str, dict[str, Any]]] = []
+            for key, value in changes.items():
+                if new_data.get(key) != value:
+                    events.append(("field_changed", {"field": key, "old": new_data.get(key), "new": value}))
+                    new_data[key] = value
+            if not events:
+                return self._ticket(conn, rec, spec)
+            events.append(("updated", {"fields": [p["field"] for _, p in events]}))
+            emitted = self._append_events(conn, record_id, rec.event_seq, events, actor, now)
+            self._save_record(conn, rec, {"data": new_data, "updated_by": actor, "updated_at": now}, emitted)
+            outbox = self._react(
+                conn, spec, record_id, rec.number, rec.ticket_type, new_data, actor, now, emitted
+            )
+            ticket = self._ticket(conn, self._record(conn, record_id), spec)
+        self._after_commit(outbox)
+        return ticket
+
+    def act(
+        self, task_id: int, action: str, data: Mapping[str, Any] | None = None, actor: int | None = None
+    ) -> Ticket:
+        """Finish a task with ``action`` (an edge's action, complete/approve, or reject), saving fields with it."""
+        with self.db.write() as conn:
+            task = conn.execute(select(T).where(T.c.id == task_id)).first()
+            if task is None:
+                raise NotFoundError(what="task", ident=task_id)
+            rec = self._record(conn, task.record_id)
+            spec = self.spec_for(conn, rec.app_id, rec.app_version)
+            tspec = spec.types[rec.ticket_type]
+            now = self.clock()
+            done = conn.execute(
+                update(T)
+                .where(T.c.id == task_id, T.c.status == "open")
+                .values(status="done", outcome=action, completed_at=now, completed_by=actor)
+            )
+            if done.rowcount != 1:
+                raise ActionError(task=task_id, status=task.status, action=action)
+            new_data = dict(rec.data)
+            events: list[tuple[str, dict[str, Any]]] = []
+            for key, value in tspec.form.validate(data or {}, partial=True).items():
+                if new_data.get(key) != value:
+                    events.append(("field_changed", {"field": key, "old": new_data.get(key), "new": value}))
+                    new_data[key] = value
+            events.append(("task_completed", {"task": task_id, "node": task.node_id, "action": action}))
+            inst = conn.execute(select(FI.c.id, FI.c.tokens).where(FI.c.id == task.instance_id)).one()
+            walk = stepping.complete(tspec.flow, list(inst.tokens), task.node_id, action)
+            events += walk.events
+            events += self._open_tasks(conn, walk, inst.id, rec.id, new_data, rec.created_by, now)
+            conn.execute(
+                update(FI)
+                .where(FI.c.id == inst.id)
+                .values(
+                    tokens=walk.tokens,
+                    status="ended" if walk.finished else "running",
+                    ended_at=now if walk.finished else None,
+                )
+            )
+            values: dict[str, Any] = {
+                "data": new_data,
+                "stage": walk.stage,
+                "updated_by": actor,
+                "updated_at": now,
+            }
+            if walk.finished:
+                values.update(status="closed", closed_at=now)
+                events.append(("closed", {}))
+            emitted = self._append_events(conn, rec.id, rec.event_seq, events, actor, now)
+            self._save_record(conn, rec, values, emitted)
+            outbox = self._react(
+                conn, spec, rec.id, rec.number, rec.ticket_type, new_data, actor, now, emitted
+            )
+            ticket = self._ticket(conn, self._record(conn, rec.id), spec)
+        self._after_commit(outbox)
+        return ticket
+
+    def comment(self, record_id: int, body: str, actor: int | None = None) -> Ticket:
+        """Add a comment to the ticket's conversation (an event like any other change)."""
+        body = (body or "").strip()
+        if not body:
+            raise ActionError("comment.empty")
+        with self.db.write() as conn:
+            rec = self._record(conn, record_id)
+            spec = self.spec_for(conn, rec.app_id, rec.app_version)
+            now = self.clock()
+            emitted = self._append_events(
+                conn, record_id, rec.event_seq, [("comment_added", {"body": body})], actor, now
+            )
+            self._save_record(conn, rec, {"updated_by": actor, "updated_at": now}, emitted)
+            outbox = self._react(
+                conn, spec, record_id, rec.number, rec.ticket_type, rec.data, actor, now, emitted
+            )
+            ticket = self._ticket(conn, self._record(conn, record_id), spec)
+        self._after_commit(outbox)
+        return ticket
+
+    # ------------------------------------------------------------------ reads
+    def ticket(self, record_id: int) -> Ticket:
+        with self.db.read() as conn:
+            rec = self._record(conn, record_id)
+            return self._ticket(conn, rec, self.spec_for(conn, rec.app_id, rec.app_version))
+
+    def events(self, record_id: int) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(E.c.seq, E.c.type, E.c.actor_id, E.c.at, E.c.payload)
+                .where(E.c.record_id == record_id)
+                .order_by(E.c.seq)
+            ).all()
+        return [dict(r._mapping) for r in rows]
+
+    def tasks(self, record_id: int, status: str | None = "open") -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            q = select(T).where(T.c.record_id == record_id).order_by(T.c.id)
+            if status:
+                q = q.where(T.c.status == status)
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    # ------------------------------------------------------------------ internals
+    def _next_seq(self, conn: Connection, key: str) -> int:
+        """The next number of a counter, atomically (an upsert that holds the row lock)."""
+        ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(Counter)
+        stmt = (
+            ins.values(key=key, value=1)
+            .on_conflict_do_update(index_elements=[Counter.key], set_={"value": Counter.value + 1})
+            .returning(Counter.value)
+        )
+        return conn.execute(stmt).scalar_one()
+
+    def _record(self, conn: Connection, record_id: int) -> Any:
+        q = select(R).where(R.c.id == record_id)
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update()
+        rec = conn.execute(q).first()
+        if rec is None:
+            raise NotFoundError(what="ticket", ident=record_id)
+        return rec
+
+    def _ticket(self, conn: Connection, rec: Any, spec: AppSpec) -> Ticket:
+        return Ticket(
+            rec.id, rec.number, spec.key, rec.ticket_type, rec.app_version, rec.stage, rec.status,
+            rec.data, rec.row_version, rec.created_at, rec.updated_at,
+        )  # fmt: skip
+
+    def _save_record(
+        self, conn: Connection, rec: Any, values: dict[str, Any], emitted: list[EmittedEvent]
+    ) -> None:
+        done = conn.execute(
+            update(R)
+            .where(R.c.id == rec.id, R.c.row_version == rec.row_version)
+            .values(row_version=R.c.row_version + 1, event_seq=emitted[-1].seq, **values)
+        )
+        if done.rowcount != 1:
+            actual = conn.execute(select(R.c.row_version).where(R.c.id == rec.id)).scalar()
+            raise ConflictError(number=rec.number, expected=rec.row_version, actual=actual)
+
+    def _append_events(
+        self,
+        conn: Connection,
+        record_id: int,
+        last_seq: int,
+        events: list[tuple[str, dict[str, Any]]],
+        actor: int | None,
+        at: dt.datetime,
+    ) -> list[EmittedEvent]:
+        emitted = [EmittedEvent(last_seq + i, kind, payload) for i, (kind, payload) in enumerate(events, 1)]
+        conn.execute(
+            insert(E),
+            [
+                {
+                    "record_id": record_id,
+                    "seq": e.seq,
+                    "type": e.type,
+                    "actor_id": actor,
+                    "at": at,
+                    "payload": e.payload,
+                }
+                for e in emitted
+            ],
+        )
+        return emitted
+
+    def _open_tasks(
+        self,
+        conn: Connection,
+        walk: stepping.Walk,
+        instance_id: int,
+        record_id: int,
+        data: Mapping[str, Any],
+        submitter: int | None,
+        now: dt.datetime,
+    ) -> list[tuple[str, dict[str, Any]]]:
+        events = []
+        for todo in walk.tasks:
+            assignee_id, candidates = resolve_assignee(conn, todo.assignee, data, submitter)
+            task_id = conn.execute(
+                insert(T).returning(T.c.id),
+                {
+                    "instance_id": instance_id,
+                    "record_id": record_id,
+                    "node_id": todo.node_id,
+                    "status": "open",
+                    "assignee_id": assignee_id,
+                    "candidates": candidates,
+                    "created_at": now,
+                },
+            ).scalar_one()
+            events.append(
+                (
+                    "task_created",
+                    {"task": task_id, "node": todo.node_id, "assignee": assignee_id, **candidates},
+                )
+            )
+        return events
+
+    def _react(
+        self,
+        conn: Connection,
+        spec: AppSpec,
+        record_id: int,
+        number: str,
+        ticket_type: str,
+        data: dict[str, Any],
+        actor: int | None,
+        now: dt.datetime,
+        emitted: list[EmittedEvent],
+    ) -> list[int]:
+        cmd = CommandContext(conn, spec, record_id, number, ticket_type, data, actor, now, emitted)
+        for fn in REACTORS:
+            fn(cmd)
+        if not cmd.outbox:
+            return []
+        rows = [
+            {
+                "idempotency_key": item.idempotency_key,
+                "record_id": record_id,
+                "channel": item.channel,
+                "payload": item.payload,
+                "status": "pending",
+                "attempts": 0,
+                "max_attempts": 8,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for item in cmd.outbox
+        ]
+        return list(conn.execute(insert(OB).returning(OB.c.id, sort_by_parameter_order=True), rows).scalars())
+
+    def _after_commit(self, outbox_ids: list[int]) -> None:
+        if outbox_ids and self.dispatch is not None:
+            try:
+                self.dispatch(outbox_ids)
+            except Exception:
+                import logging
+
+                logging.getLogger("gongdan.runtime").warning(
+                    "outbox dispatch failed; the sweep will pick it up"
+                )
+
+
+def count_records(db: Database) -> int:
+    with db.read() as conn:
+        return conn.execute(select(func.count()).select_from(R)).scalar_one()
+
+
+__all__ = ["PublishResult", "Runtime", "Ticket", "User"]

@@ -1,0 +1,70 @@
+"""AppSpec: an app version compiled once — forms, flows and numbering of every ticket type."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from engine.definitions.model import AppDef, TicketTypeDef
+from engine.flows.spec import FlowSpec, compile_flow
+from engine.forms.spec import FormSpec, compile_fields
+
+_TOKEN = re.compile(r"\{(yyyyMMdd|yyyyMM|yyyy|seq:(\d+))\}")
+
+
+@dataclass(frozen=True)
+class NumberFormat:
+    """A ticket-number pattern such as ``TS-{yyyyMM}-{seq:4}``; the sequence restarts per period."""
+
+    pattern: str
+
+    def period(self, at: dt.datetime) -> str:
+        for token, fmt in (("{yyyyMMdd}", "%Y%m%d"), ("{yyyyMM}", "%Y%m"), ("{yyyy}", "%Y")):
+            if token in self.pattern:
+                return at.strftime(fmt)
+        return ""
+
+    def render(self, at: dt.datetime, seq: int) -> str:
+        def sub(m: re.Match[str]) -> str:
+            if m.group(2):
+                return str(seq).zfill(int(m.group(2)))
+            return at.strftime({"yyyyMMdd": "%Y%m%d", "yyyyMM": "%Y%m", "yyyy": "%Y"}[m.group(1)])
+
+        return _TOKEN.sub(sub, self.pattern)
+
+
+@dataclass(frozen=True)
+class TypeSpec:
+    key: str
+    definition: TicketTypeDef
+    form: FormSpec
+    flow: FlowSpec
+    number: NumberFormat
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    app: AppDef
+    types: Mapping[str, TypeSpec]
+
+    @property
+    def key(self) -> str:
+        return self.app.key
+
+
+def compile_app(app: AppDef) -> AppSpec:
+    ctx = {"option_sets": app.option_sets, "settings": app.settings}
+    types = {
+        key: TypeSpec(
+            key=key,
+            definition=tt,
+            form=FormSpec(key, compile_fields(tt.form.fields, ctx)),
+            flow=compile_flow(tt.flow),
+            number=NumberFormat(tt.number),
+        )
+        for key, tt in app.ticket_types.items()
+    }
+    return AppSpec(app=app, types=MappingProxyType(types))

@@ -1,0 +1,81 @@
+"""Fixtures for the job tests: the complaint app with a webhook pointing at a real local HTTP server."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+from sqlalchemy import select
+
+from engine.definitions.source import read_source
+from engine.runtime import Runtime
+from engine.store import Database
+from engine.store.models import Outbox
+
+APPS = Path(__file__).resolve().parents[3] / "app_definitions"
+#: The fixed "now" of commands in these tests; deliveries pass times after it explicitly.
+T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
+SECRET = "s3cret"
+
+
+def complaint_with_webhook(url: str) -> dict[str, Any]:
+    """The shipped complaint app plus a webhook ``crm`` on ``created``, signed with ``SECRET``."""
+    data = copy.deepcopy(read_source(APPS / "complaint.yaml").data)
+    data["webhooks"] = [{"id": "crm", "url": url, "events": ["created"], "secret": SECRET}]
+    return data
+
+
+def complaint_form(definition: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    """Valid complaint form data for ``definition`` (the product is its first cascade path)."""
+    product = definition["option_sets"]["products"][0]
+    data = {
+        "customer": "ACME 有限公司",
+        "phone": "13800138000",
+        "product": [product["value"], product["children"][0]["value"]],
+        "category": "quality",
+        "priority": "P2",
+        "summary": "电池鼓包",
+    }
+    data.update(overrides)
+    return data
+
+
+def outbox_rows(db: Database) -> list[Any]:
+    with db.read() as conn:
+        return conn.execute(select(Outbox.__table__).order_by(Outbox.id)).all()
+
+
+def outbox_row(db: Database, outbox_id: int) -> Any:
+    with db.read() as conn:
+        return conn.execute(select(Outbox.__table__).where(Outbox.id == outbox_id)).one()
+
+
+@pytest.fixture
+def hook_url(httpserver: HTTPServer) -> str:
+    return httpserver.url_for("/hook")
+
+
+@pytest.fixture
+def webhook_app(runtime: Runtime, hook_url: str) -> dict[str, Any]:
+    """Publish the complaint app with its webhook; the published definition."""
+    definition = complaint_with_webhook(hook_url)
+    runtime.publish(definition)
+    return definition
+
+
+@pytest.fixture
+def fixed_runtime(db: Database, webhook_app: dict[str, Any]) -> Runtime:
+    """A Runtime whose commands happen at ``T0`` and that dispatches nothing (the sweep delivers)."""
+    return Runtime(db, clock=lambda: T0)
+
+
+@pytest.fixture
+def queued(fixed_runtime: Runtime, webhook_app: dict[str, Any], db: Database) -> int:
+    """The id of the one webhook row a complaint submitted at ``T0`` queued, still pending."""
+    fixed_runtime.submit("complaint", "complaint", complaint_form(webhook_app), actor=None)
+    (row,) = [r for r in outbox_rows(db) if r.channel == "webhook"]
+    return row.id
