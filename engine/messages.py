@@ -277,6 +277,15 @@ register(
             "en": "App {app} has no ticket type {ticket_type}. Available: {known}.",
         },
         "runtime.unknown_user": {"zh": "用户 {user} 不存在。", "en": "User {user} does not exist."},
+        # --- HTTP
+        "api.body_not_object": {
+            "zh": "请求体应为 JSON 对象。",
+            "en": "The request body must be a JSON object.",
+        },
+        "http.400": {"zh": "请求无效。", "en": "Bad request."},
+        "http.404": {"zh": "没有这个地址。", "en": "No such address."},
+        "http.405": {"zh": "该地址不支持此方法。", "en": "This method is not allowed here."},
+        "http.413": {"zh": "请求太大。", "en": "The request is too large."},
         # --- CLI
         "cli.valid": {"zh": "{file}:有效", "en": "{file}: valid"},
         "cli.imported": {

@@ -295,7 +295,7 @@ class Runtime:
     def act(
         self, task_id: int, action: str, data: Mapping[str, Any] | None = None, actor: int | None = None
     ) -> Ticket:
-        """Finish a task with ``action`` (an edge's action, complete/approve, or reject), saving fields with it."""
+        """Finish a task with ``action`` (an edge's action, complete/approve, reject), saving fields too."""
         with self.db.write() as conn:
             task = conn.execute(select(T).where(T.c.id == task_id)).first()
             if task is None:

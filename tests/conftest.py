@@ -45,7 +45,7 @@ def pg_unavailable_reason() -> str | None:
         with eng.connect() as conn:
             conn.execute(text("SELECT 1"))
         eng.dispose()
-    except Exception as exc:  # noqa: BLE001 — any failure means "not reachable"
+    except Exception as exc:  # any failure means "not reachable"
         return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}"
     return None
 

@@ -72,9 +72,12 @@ def _field_options(
     if ftype is None:  # the schema's enum reports it; stay quiet here
         return
     given = {k for k in f if k not in ("key", "type", "label")}
-    for opt in sorted(
-        given - COMMON_OPTIONS - ftype.options - ({"fields"} if f["type"] == "subtable" else set())
-    ):
+    known = set().union(*(t.options for t in FIELD_TYPES.values()), {"fields"})
+    misplaced = (
+        (given & known) - COMMON_OPTIONS - ftype.options - ({"fields"} if f["type"] == "subtable" else set())
+    )
+    # Keys no field type knows are the schema's to report ("unknown key"); here only misplaced ones.
+    for opt in sorted(misplaced):
         yield (*path, opt), "check.option_not_for_type", {"option": opt, "type": f["type"]}
     for group in ftype.required_options:
         if not given & group:

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import httpx
@@ -22,6 +23,12 @@ RETRYABLE_4XX = frozenset({408, 409, 425, 429})
 
 Channel = Callable[[dict[str, Any], str, float], None]
 CHANNELS: dict[str, Channel] = {}
+
+
+@cache
+def _http() -> httpx.Client:
+    """One client for every webhook: keep-alive connections and one TLS context (thread-safe)."""
+    return httpx.Client(follow_redirects=False)
 
 
 class DeliveryError(Exception):
@@ -60,7 +67,7 @@ def send_webhook(payload: dict[str, Any], idempotency_key: str, timeout: float) 
     if payload.get("secret"):
         headers["X-Gongdan-Signature"] = sign(body, payload["secret"])
     try:
-        answer = httpx.post(payload["url"], content=body, headers=headers, timeout=timeout)
+        answer = _http().post(payload["url"], content=body, headers=headers, timeout=timeout)
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
         raise DeliveryError(f"bad webhook URL: {exc}"[:ANSWER_EXCERPT], permanent=True) from exc
     except httpx.HTTPError as exc:

@@ -48,7 +48,7 @@ def claim(db: Database, outbox_id: int, now: dt.datetime, lease_s: int = LEASE_S
     with db.write() as conn:
         return conn.execute(
             update(OB)
-            .where(OB.c.id == outbox_id, _due(now))
+            .where(OB.c.id == outbox_id)
             .values(status="sending", lease_until=now + dt.timedelta(seconds=lease_s))
             .returning(*OB.c)
         ).first()
@@ -108,12 +108,12 @@ def due_ids(db: Database, now: dt.datetime, limit: int = SWEEP_BATCH) -> list[in
         return list(conn.execute(select(OB.c.id).where(_due(now)).order_by(OB.c.id).limit(limit)).scalars())
 
 
-def sweep(db: Database, now: dt.datetime | None = None) -> int:
+def sweep(db: Database, now: dt.datetime | None = None, batch: int = SWEEP_BATCH) -> int:
     """Deliver every row due at ``now`` (catches lost dispatches and retries); how many were tried."""
     now = now or utcnow()
     tried: set[int] = set()
     while True:
-        fresh = [i for i in due_ids(db, now) if i not in tried]
+        fresh = [i for i in due_ids(db, now, batch) if i not in tried]
         if not fresh:
             return len(tried)
         for outbox_id in fresh:

@@ -36,9 +36,7 @@ def make_huey(settings: Settings, immediate: bool = False, name: str = "gongdan"
     if settings.redis_url:
         return RedisHuey(name, url=settings.redis_url, results=False, immediate=immediate)
     settings.home.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey(
-        name, filename=str(settings.home / "queue.db"), results=False, immediate=immediate
-    )
+    return SqliteHuey(name, filename=str(settings.home / "queue.db"), results=False, immediate=immediate)
 
 
 class JobQueue:

@@ -56,7 +56,9 @@ def test_submit_numbers_the_ticket_and_opens_the_first_task(runtime, ticket_data
 
 
 def test_submit_fills_defaults_the_user_left_out(runtime, ticket_data):
-    ticket = runtime.submit("complaint", "complaint", {k: v for k, v in ticket_data.items() if k != "priority"})
+    ticket = runtime.submit(
+        "complaint", "complaint", {k: v for k, v in ticket_data.items() if k != "priority"}
+    )
     assert ticket.data["priority"] == "P3"
     assert ticket.data["channel"] == "web"
     assert ticket.data["vip"] is False
@@ -112,7 +114,9 @@ def test_ticket_numbers_count_up_without_gaps(runtime, ticket_data):
 
 def test_update_records_old_and_new_values(runtime, ticket_data):
     ticket = runtime.submit("complaint", "complaint", ticket_data)
-    after = runtime.update(ticket.id, {"priority": "P1", "summary": ticket_data["summary"]}, expected_version=1)
+    after = runtime.update(
+        ticket.id, {"priority": "P1", "summary": ticket_data["summary"]}, expected_version=1
+    )
     assert after.row_version == 2 and after.data["priority"] == "P1"
     changed = [e for e in runtime.events(ticket.id) if e["type"] == "field_changed"]
     assert [c["payload"] for c in changed] == [{"field": "priority", "old": "P2", "new": "P1"}]
@@ -142,7 +146,9 @@ def test_two_connections_updating_one_ticket_one_wins_one_conflicts(database_url
         except ConflictError as exc:
             outcomes[priority] = exc
 
-    threads = [threading.Thread(target=edit, args=(rt, p)) for rt, p in zip(runtimes, ("P1", "P3"), strict=True)]
+    threads = [
+        threading.Thread(target=edit, args=(rt, p)) for rt, p in zip(runtimes, ("P1", "P3"), strict=True)
+    ]
     for th in threads:
         th.start()
     for th in threads:

@@ -1,0 +1,271 @@
+"""The `gongdan` command. Configuration comes from the environment (see engine/config.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from engine.config import load_settings
+from engine.errors import DefinitionError, GongdanError
+from engine.i18n import t
+
+EXIT_BAD_INPUT = 2
+
+
+def _platform():
+    from engine.bootstrap import open_platform
+
+    return open_platform()
+
+
+def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn our errors into their message (exit 2) instead of a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except GongdanError as exc:
+            click.echo(exc.render(), err=True)
+            sys.exit(EXIT_BAD_INPUT)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--lang", type=click.Choice(["zh", "en"]), help="Language of messages (default: GONGDAN_LANG or zh)."
+)
+def main(lang: str | None) -> None:
+    """Gongdan 工单 — a metadata-driven no-code ticket platform.
+
+    Configuration by environment variables: GONGDAN_HOME (data folder, default ./var),
+    DATABASE_URL (default SQLite in GONGDAN_HOME), REDIS_URL (job queue), GONGDAN_LANG (zh|en).
+    """
+    if lang:
+        os.environ["GONGDAN_LANG"] = lang
+
+
+@main.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (safe to run again)."""
+    from engine.store import migrate as run
+
+    settings = load_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    run(settings.database_url)
+    click.echo(f"database ready: {_safe_url(settings.database_url)}")
+
+
+@main.command()
+@click.option(
+    "--admin", "admin_name", default="admin", show_default=True, help="Username of the first admin."
+)
+@click.pass_context
+def init(ctx: click.Context, admin_name: str) -> None:
+    """Set up the data folder and database and create the first admin (prints its password once)."""
+    from engine.people import ensure_admin
+
+    ctx.invoke(migrate)
+    platform = _platform()
+    password = ensure_admin(platform.db, admin_name)
+    if password:
+        click.echo(t("cli.admin_created", None, user=admin_name, password=password))
+    else:
+        click.echo(t("cli.admin_exists", None, user=admin_name))
+    platform.close()
+
+
+def _load_all(files: tuple[Path, ...]) -> list[Any]:
+    """Load every file; report every problem of every file before anything is written."""
+    from engine.definitions.loader import load_definition
+
+    loaded, failed = [], []
+    for path in files:
+        try:
+            loaded.append(load_definition(path))
+        except DefinitionError as exc:
+            failed.append(exc)
+    if failed:
+        for exc in failed:
+            click.echo(exc.render(), err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    return loaded
+
+
+@main.command()
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+def validate(files: tuple[Path, ...]) -> None:
+    """Check app definition files; exit 2 listing every problem with its path. Writes nothing."""
+    for path, _ in zip(files, _load_all(files), strict=True):
+        click.echo(t("cli.valid", None, file=path))
+
+
+@main.command(name="import")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--dry-run", is_flag=True, help="Check and show the diff, write nothing.")
+@friendly
+def import_(files: tuple[Path, ...], dry_run: bool) -> None:
+    """Publish app definitions as new versions (each all or nothing); prints the diff."""
+    loaded = _load_all(files)
+    platform = _platform()
+    for item in loaded:
+        result = platform.runtime.publish(item, dry_run=dry_run)
+        if result.previous is not None and result.changes:
+            click.echo(t("cli.diff_header", None, version=result.previous))
+            for change in result.changes:
+                click.echo("  " + change.render())
+        if dry_run:
+            click.echo(t("cli.dry_run", None, app=result.app, version=result.version))
+        elif result.published:
+            click.echo(t("cli.imported", None, app=result.app, version=result.version))
+        else:
+            click.echo(t("cli.unchanged", None, app=result.app, version=result.version))
+    platform.close()
+
+
+def dump_definition(data: dict[str, Any], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=120)
+
+
+@main.command()
+@click.argument("app")
+@click.option("--version", "version", type=int, help="Version to export (default: the running one).")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default stdout)."
+)
+@friendly
+def export(app: str, version: int | None, fmt: str, output: Path | None) -> None:
+    """Write an app definition as YAML or JSON; importing it again gives back the same definition."""
+    platform = _platform()
+    number, data = platform.runtime.definition(app, version)
+    text = (
+        f"# {app} version {number}\n" + dump_definition(data, fmt)
+        if fmt == "yaml"
+        else dump_definition(data, fmt)
+    )
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+    platform.close()
+
+
+@main.command()
+@click.argument("app")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--from", "from_version", type=int, help="Older version (default: the running one).")
+@click.option("--to", "to_version", type=int, help="Newer version (instead of FILE).")
+@friendly
+def diff(app: str, file: Path | None, from_version: int | None, to_version: int | None) -> None:
+    """Show what changed between two versions of APP, or between the running version and FILE."""
+    from engine.definitions.diff import diff as compute
+
+    platform = _platform()
+    _, old = platform.runtime.definition(app, from_version)
+    if file is not None:
+        new = _load_all((file,))[0].data
+    else:
+        _, new = platform.runtime.definition(app, to_version)
+    changes = compute(old, new)
+    for change in changes:
+        click.echo(change.render())
+    if not changes:
+        click.echo(t("cli.no_changes", None))
+    platform.close()
+
+
+@main.command()
+@click.argument("app", required=False)
+@friendly
+def versions(app: str | None) -> None:
+    """List apps, or the published versions of APP."""
+    platform = _platform()
+    if app is None:
+        for row in platform.runtime.apps():
+            name = f"{row['name'].get('zh', '')} / {row['name'].get('en', '')}"
+            click.echo(f"{row['key']:<20} v{row['current_version']:<4} {name}")
+    else:
+        for row in platform.runtime.versions(app):
+            mark = "*" if row["running"] else " "
+            click.echo(
+                f"{mark} v{row['version']:<4} {row['published_at']:%Y-%m-%d %H:%M} {row['checksum'][:12]}"
+            )
+    platform.close()
+
+
+@main.group()
+def user() -> None:
+    """Manage users."""
+
+
+@user.command("password")
+@click.argument("username")
+@friendly
+def user_password(username: str) -> None:
+    """Give USERNAME a new random password and print it."""
+    from engine.people import new_password, set_password
+
+    platform = _platform()
+    password = new_password()
+    set_password(platform.db, username, password)
+    click.echo(t("cli.password_set", None, user=username, password=password))
+    platform.close()
+
+
+@main.command()
+@click.option("--tickets", default=200, show_default=True, help="How many demo tickets to create.")
+@click.option("--seed", default=7, show_default=True, help="Random seed (the same seed gives the same data).")
+@friendly
+def demo(tickets: int, seed: int) -> None:
+    """Load a demo organisation and tickets into the shipped apps."""
+    from engine.demo import load_demo
+
+    platform = _platform()
+    load_demo(platform, tickets=tickets, seed=seed, echo=click.echo, progress=click.progressbar)
+    platform.close()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes.")
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the web application with gunicorn."""
+    from server.wsgi import serve as run
+
+    run(host=host, port=port, workers=workers)
+
+
+@main.command()
+@click.option("--threads", default=2, show_default=True, type=int)
+def worker(threads: int) -> None:
+    """Run the job consumer: outbox delivery and the minute tick (SLA timers, cron rules, sweep)."""
+    from engine.jobs.queue import run_worker
+
+    run_worker(load_settings(), workers=threads)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    main()
