@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 import engine.rules  # noqa: F401  (registers the rule engine's reactors)
@@ -40,6 +40,23 @@ from engine.store.models import (
 from engine.store.types import utcnow
 
 R, E, T, FI, OB = (m.__table__ for m in (Record, Event, Task, FlowInstance, Outbox))
+
+#: Delivery tries before a row is dead: with backoff 10 s doubling to 1 h, about six hours of outage.
+OUTBOX_MAX_ATTEMPTS = 14
+
+# Statements on the hot path, built once (SQLAlchemy then only looks up their compiled form).
+APP_ROW = select(App.id, App.current_version).where(App.key == bindparam("key"))
+INSERT_RECORD = insert(R).returning(R.c.id)
+INSERT_INSTANCE = insert(FI).returning(FI.c.id)
+INSERT_TASK = insert(T).returning(T.c.id)
+INSERT_EVENTS = insert(E)
+COUNTER_UPSERT = {
+    name: dialect_insert(Counter)
+    .values(key=bindparam("key"), value=1)
+    .on_conflict_do_update(index_elements=[Counter.key], set_={"value": Counter.value + 1})
+    .returning(Counter.value)
+    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
 
 
 @dataclass(frozen=True)
@@ -175,7 +192,7 @@ class Runtime:
         return [dict(r._mapping) for r in rows]
 
     def _app_row(self, conn: Connection, app_key: str) -> tuple[int, int]:
-        row = conn.execute(select(App.id, App.current_version).where(App.key == app_key)).first()
+        row = conn.execute(APP_ROW, {"key": app_key}).first()
         if row is None:
             raise NotFoundError("runtime.unknown_app", app=app_key)
         return row[0], row[1]
@@ -218,8 +235,11 @@ class Runtime:
             events: list[tuple[str, dict[str, Any]]] = [("created", {"data": clean})]
             events += walk.events
             status = "closed" if walk.finished else "open"
+            # Every event of this command is known now (one task_created per opened task), so the
+            # record is written once with its final event_seq.
+            last_seq = len(events) + len(walk.tasks) + (1 if walk.finished else 0)
             record_id = conn.execute(
-                insert(R).returning(R.c.id),
+                INSERT_RECORD,
                 {
                     "app_id": app_id,
                     "app_version": version,
@@ -234,11 +254,11 @@ class Runtime:
                     "updated_at": now,
                     "closed_at": now if walk.finished else None,
                     "row_version": 1,
-                    "event_seq": 0,
+                    "event_seq": last_seq,
                 },
             ).scalar_one()
             instance_id = conn.execute(
-                insert(FI).returning(FI.c.id),
+                INSERT_INSTANCE,
                 {
                     "record_id": record_id,
                     "app_version": version,
@@ -252,7 +272,6 @@ class Runtime:
             if walk.finished:
                 events.append(("closed", {}))
             emitted = self._append_events(conn, record_id, 0, events, actor, now)
-            conn.execute(update(R).where(R.c.id == record_id).values(event_seq=emitted[-1].seq))
             outbox = self._react(conn, spec, record_id, number, ticket_type, clean, actor, now, emitted)
         self._after_commit(outbox)
         return Ticket(
@@ -394,13 +413,7 @@ class Runtime:
     # ------------------------------------------------------------------ internals
     def _next_seq(self, conn: Connection, key: str) -> int:
         """The next number of a counter, atomically (an upsert that holds the row lock)."""
-        ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(Counter)
-        stmt = (
-            ins.values(key=key, value=1)
-            .on_conflict_do_update(index_elements=[Counter.key], set_={"value": Counter.value + 1})
-            .returning(Counter.value)
-        )
-        return conn.execute(stmt).scalar_one()
+        return conn.execute(COUNTER_UPSERT[conn.dialect.name], {"key": key}).scalar_one()
 
     def _record(self, conn: Connection, record_id: int) -> Any:
         q = select(R).where(R.c.id == record_id)
@@ -440,7 +453,7 @@ class Runtime:
     ) -> list[EmittedEvent]:
         emitted = [EmittedEvent(last_seq + i, kind, payload) for i, (kind, payload) in enumerate(events, 1)]
         conn.execute(
-            insert(E),
+            INSERT_EVENTS,
             [
                 {
                     "record_id": record_id,
@@ -469,7 +482,7 @@ class Runtime:
         for todo in walk.tasks:
             assignee_id, candidates = resolve_assignee(conn, todo.assignee, data, submitter)
             task_id = conn.execute(
-                insert(T).returning(T.c.id),
+                INSERT_TASK,
                 {
                     "instance_id": instance_id,
                     "record_id": record_id,
@@ -513,7 +526,7 @@ class Runtime:
                 "payload": item.payload,
                 "status": "pending",
                 "attempts": 0,
-                "max_attempts": 8,
+                "max_attempts": OUTBOX_MAX_ATTEMPTS,
                 "next_attempt_at": now,
                 "created_at": now,
             }

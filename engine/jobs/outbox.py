@@ -48,7 +48,7 @@ def claim(db: Database, outbox_id: int, now: dt.datetime, lease_s: int = LEASE_S
     with db.write() as conn:
         return conn.execute(
             update(OB)
-            .where(OB.c.id == outbox_id)
+            .where(OB.c.id == outbox_id, _due(now))
             .values(status="sending", lease_until=now + dt.timedelta(seconds=lease_s))
             .returning(*OB.c)
         ).first()

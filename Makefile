@@ -1,0 +1,54 @@
+# Gongdan — the two commands a new machine needs are `make run` and `make test`.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+export GONGDAN_HOME ?= $(CURDIR)/var
+HOST    ?= 127.0.0.1
+PORT    ?= 8000
+# Parallel test workers (pytest-xdist); the machine has 2 cores.
+JOBS    ?= auto
+
+.PHONY: run setup test test-sqlite bench lint format worker demo clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## make run: set up, migrate ./var/gongdan.db, import the shipped apps, print a login, serve on :8000
+run: $(STAMP)
+	mkdir -p $(GONGDAN_HOME)
+	$(BIN)/gongdan init
+	$(BIN)/gongdan import app_definitions/*.yaml
+	@echo "Gongdan: http://$(HOST):$(PORT)  (login above; health: http://$(HOST):$(PORT)/healthz)"
+	$(BIN)/gongdan serve --host $(HOST) --port $(PORT)
+
+## make test: the whole suite, on SQLite and (when reachable) PostgreSQL
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -n $(JOBS) -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+worker: $(STAMP)
+	$(BIN)/gongdan worker
+
+demo: $(STAMP)
+	$(BIN)/gongdan demo
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info
