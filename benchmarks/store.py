@@ -100,8 +100,14 @@ def store_submit(repeats: int) -> Result:
                 d = docs[i % len(docs)]
                 at = base_t + dt.timedelta(seconds=i)
                 with Session(eng) as s, s.begin():
-                    t = _Ticket(title=d["title"], priority=d["priority"], status="new", assignee=d["assignee"],
-                                created_at=at, data=d)  # fmt: skip
+                    t = _Ticket(
+                        title=d["title"],
+                        priority=d["priority"],
+                        status="new",
+                        assignee=d["assignee"],
+                        created_at=at,
+                        data=d,
+                    )
                     t.events = [
                         _AuditEvent(
                             kind=k, actor="agent_1", at=at, payload={"seq": j, "field": "status", "to": "new"}

@@ -127,12 +127,12 @@ def import_(files: tuple[Path, ...], dry_run: bool) -> None:
             click.echo(t("cli.diff_header", None, version=result.previous))
             for change in result.changes:
                 click.echo("  " + change.render())
-        if dry_run:
-            click.echo(t("cli.dry_run", None, app=result.app, version=result.version))
-        elif result.published:
-            click.echo(t("cli.imported", None, app=result.app, version=result.version))
-        else:
+        if result.unchanged:
             click.echo(t("cli.unchanged", None, app=result.app, version=result.version))
+        elif dry_run:
+            click.echo(t("cli.dry_run", None, app=result.app, version=result.version))
+        else:
+            click.echo(t("cli.imported", None, app=result.app, version=result.version))
     platform.close()
 
 

@@ -76,6 +76,13 @@ class FormError(GongdanError):
     http_status = 422
 
 
+class InputError(GongdanError):
+    """A request that cannot be understood at all (not JSON, wrong shape)."""
+
+    code = "input.invalid"
+    http_status = 400
+
+
 class ConflictError(GongdanError):
     """Someone else changed the record first (optimistic locking)."""
 

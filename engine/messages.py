@@ -278,6 +278,7 @@ register(
         },
         "runtime.unknown_user": {"zh": "用户 {user} 不存在。", "en": "User {user} does not exist."},
         # --- HTTP
+        "input.invalid": {"zh": "请求无法解析。", "en": "The request cannot be understood."},
         "api.body_not_object": {
             "zh": "请求体应为 JSON 对象。",
             "en": "The request body must be a JSON object.",

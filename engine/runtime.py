@@ -84,6 +84,11 @@ class PublishResult:
     changes: list[Change]
     previous: int | None
 
+    @property
+    def unchanged(self) -> bool:
+        """The definition equals the running version: nothing to publish."""
+        return self.previous == self.version
+
 
 class Runtime:
     def __init__(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from engine.definitions.schema import app_schema
-from engine.errors import GongdanError
+from engine.errors import InputError
 from server.app import platform
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -41,6 +41,6 @@ def validate_definition():
 
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise GongdanError("api.body_not_object")
+        raise InputError("api.body_not_object")
     load_definition(body)
     return jsonify({"valid": True})
