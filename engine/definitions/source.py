@@ -86,12 +86,8 @@ def read_source(source: str | bytes | Path, name: str | None = None) -> Source:
     _check_depth(text)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        raise _fail("source.syntax", line, col, reason=exc.problem or str(exc)) from None
     except yaml.YAMLError as exc:
-        raise _fail("source.syntax", reason=str(exc)) from None
+        raise _syntax_error(exc) from None
     if node is None:
         raise _fail("source.empty")
     builder = _Builder()
@@ -99,6 +95,12 @@ def read_source(source: str | bytes | Path, name: str | None = None) -> Source:
     if builder.problems:
         raise DefinitionError(problems=builder.problems)
     return Source(data, builder.positions, name or "<definition>")
+
+
+def _syntax_error(exc: yaml.YAMLError) -> DefinitionError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
+    return _fail("source.syntax", line, col, reason=getattr(exc, "problem", None) or str(exc))
 
 
 def _check_depth(text: str) -> None:
@@ -121,12 +123,8 @@ def _check_depth(text: str) -> None:
             count += 1
             if count > MAX_NODES:
                 raise _fail("source.too_many_nodes", limit=MAX_NODES)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        raise _fail("source.syntax", line, col, reason=exc.problem or str(exc)) from None
     except yaml.YAMLError as exc:
-        raise _fail("source.syntax", reason=str(exc)) from None
+        raise _syntax_error(exc) from None
 
 
 class _Builder:

@@ -14,32 +14,14 @@ from engine.errors import ActionError, ConflictError, FormError, NotFoundError
 from engine.runtime import Runtime, count_records
 from engine.store import Database
 from engine.store.models import Event, Outbox, Record, Task
+from tests.support import complaint_form
 
 APPS = Path(__file__).resolve().parents[2] / "app_definitions"
 
 
-def complaint(**overrides):
-    data = {
-        "customer": "ACME 有限公司",
-        "phone": "13800138000",
-        "product": ["hardware", "printer"],
-        "category": "billing",
-        "priority": "P2",
-        "summary": "退款未到账",
-    }
-    data.update(overrides)
-    return data
-
-
-def first_product(runtime: Runtime) -> list[str]:
-    _, definition = runtime.definition("complaint")
-    top = definition["option_sets"]["products"][0]
-    return [top["value"], top["children"][0]["value"]]
-
-
 @pytest.fixture
 def ticket_data(runtime, complaint_app):
-    return complaint(product=first_product(runtime))
+    return complaint_form(runtime.definition("complaint")[1])
 
 
 def test_submit_numbers_the_ticket_and_opens_the_first_task(runtime, ticket_data):

@@ -15,6 +15,7 @@ from engine.definitions.source import read_source
 from engine.runtime import Runtime
 from engine.store import Database
 from engine.store.models import Outbox
+from tests.support import complaint_form
 
 APPS = Path(__file__).resolve().parents[3] / "app_definitions"
 #: The fixed "now" of commands in these tests; deliveries pass times after it explicitly.
@@ -26,21 +27,6 @@ def complaint_with_webhook(url: str) -> dict[str, Any]:
     """The shipped complaint app plus a webhook ``crm`` on ``created``, signed with ``SECRET``."""
     data = copy.deepcopy(read_source(APPS / "complaint.yaml").data)
     data["webhooks"] = [{"id": "crm", "url": url, "events": ["created"], "secret": SECRET}]
-    return data
-
-
-def complaint_form(definition: dict[str, Any], **overrides: Any) -> dict[str, Any]:
-    """Valid complaint form data for ``definition`` (the product is its first cascade path)."""
-    product = definition["option_sets"]["products"][0]
-    data = {
-        "customer": "ACME 有限公司",
-        "phone": "13800138000",
-        "product": [product["value"], product["children"][0]["value"]],
-        "category": "quality",
-        "priority": "P2",
-        "summary": "电池鼓包",
-    }
-    data.update(overrides)
     return data
 
 

@@ -13,7 +13,8 @@ from sqlalchemy import insert
 from engine.errors import FormError
 from engine.jobs.outbox import backoff, claim, deliver_one, due_ids, retry_dead, sweep
 from engine.store.models import Outbox
-from tests.engine.jobs.conftest import T0, complaint_form, outbox_row, outbox_rows
+from tests.engine.jobs.conftest import T0, outbox_row, outbox_rows
+from tests.support import complaint_form
 
 S = dt.timedelta(seconds=1)
 

@@ -17,7 +17,8 @@ from engine.config import load_settings
 from engine.jobs.queue import TICK_HANDLERS, JobQueue, make_huey
 from engine.runtime import Runtime
 from engine.store import Database
-from tests.engine.jobs.conftest import SECRET, T0, complaint_form, outbox_row, outbox_rows
+from tests.engine.jobs.conftest import SECRET, T0, outbox_row, outbox_rows
+from tests.support import complaint_form
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
