@@ -48,6 +48,14 @@ register(
             "zh": "不支持 YAML 合并键(<<)。请直接写出内容。",
             "en": "YAML merge keys (<<) are not supported. Write the content out.",
         },
+        "source.tag": {
+            "zh": "不支持 YAML 标签 {tag}。请写普通的文本、数字或布尔值。",
+            "en": "YAML tag {tag} is not supported. Write plain text, numbers or booleans.",
+        },
+        "source.bad_scalar": {
+            "zh": "值 {value} 无法读取({reason})。请加引号写成文本或改正它。",
+            "en": "Value {value} cannot be read ({reason}). Quote it as text or correct it.",
+        },
         "source.complex_key": {"zh": "键必须是简单文本。", "en": "Keys must be plain text."},
         "source.duplicate_key": {
             "zh": "键 {key} 重复出现。请删除或合并其中一个。",

@@ -35,9 +35,13 @@ def _types(data: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
 
 
 def _field_entries(tt: Mapping[str, Any]) -> Iterator[tuple[tuple[str | int, ...], Mapping[str, Any]]]:
-    for si, section in enumerate(tt["form"]["sections"]):
-        for fi, f in enumerate(section["fields"]):
-            yield ("form", "sections", si, "fields", fi), f
+    """Every well-formed field of a ticket type (misshapen ones are the schema's to report)."""
+    sections = (tt.get("form") or {}).get("sections") or ()
+    for si, section in enumerate(sections if isinstance(sections, list) else ()):
+        fields = section.get("fields") if isinstance(section, Mapping) else None
+        for fi, f in enumerate(fields if isinstance(fields, list) else ()):
+            if isinstance(f, Mapping) and isinstance(f.get("key"), str) and isinstance(f.get("type"), str):
+                yield ("form", "sections", si, "fields", fi), f
 
 
 def field_map(tt: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from engine.definitions.build import build_app
 from engine.definitions.checks import CHECKS
 from engine.definitions.model import AppDef, thaw
 from engine.definitions.schema import schema_problems
-from engine.definitions.source import Source, read_source
+from engine.definitions.source import Source, check_data_depth, read_source
 from engine.errors import DefinitionError, Problem
 
 
@@ -40,11 +41,10 @@ def checksum_of(data: Mapping[str, Any]) -> str:
 def _cross_reference_problems(src: Source) -> list[Problem]:
     out: list[Problem] = []
     for fn in CHECKS:
-        try:
-            found = list(fn(src.data))
-        except (KeyError, TypeError, AttributeError, IndexError):
-            # The data is not shaped as the schema says; the schema problems already tell where.
-            continue
+        found: list[Any] = []
+        # On misshapen data a check may trip: the schema problems tell where; keep what it found so far.
+        with suppress(KeyError, TypeError, AttributeError, IndexError):
+            found.extend(fn(src.data))
         out.extend(src.problem(path, code, **params) for path, code, params in found)
     return out
 
@@ -61,6 +61,7 @@ def check_source(src: Source) -> list[Problem]:
 def load_definition(source: str | bytes | Path | Mapping[str, Any], name: str | None = None) -> Loaded:
     """Load and check a definition from a file path, its bytes/text, or already-parsed data."""
     if isinstance(source, Mapping):
+        check_data_depth(source)
         src = Source(canonical_data(source), {}, name or "<definition>")
     else:
         src = read_source(source, name)

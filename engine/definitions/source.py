@@ -22,6 +22,10 @@ MAX_NODES = 500_000
 
 PathT = tuple[str | int, ...]
 
+TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+#: The only scalar types a definition holds (JSON's); `!!binary`, `!!python/...` and the like are refused.
+SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null"))
+
 
 def format_path(path: PathT) -> str:
     """``("ticket_types", "t", "form", "sections", 0)`` → ``ticket_types.t.form.sections[0]``."""
@@ -72,14 +76,20 @@ def read_source(source: str | bytes | Path, name: str | None = None) -> Source:
             raise _fail("source.unreadable", file=str(source), reason=exc.strerror or str(exc)) from None
     else:
         raw = source
-    if len(raw) > MAX_BYTES:
-        raise _fail("source.too_large", size=len(raw), limit=MAX_BYTES)
+    size = (
+        len(raw)
+        if isinstance(raw, bytes) or len(raw) * 4 <= MAX_BYTES
+        else len(raw.encode("utf-8", "replace"))
+    )
+    if size > MAX_BYTES:
+        raise _fail("source.too_large", size=size, limit=MAX_BYTES)
     if isinstance(raw, bytes):
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
-            col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+            line_start = raw.rfind(b"\n", 0, exc.start) + 1
+            col = len(raw[line_start : exc.start].decode("utf-8", "replace")) + 1
             raise _fail("source.not_utf8", line, col, offset=exc.start) from None
     else:
         text = raw
@@ -101,6 +111,18 @@ def _syntax_error(exc: yaml.YAMLError) -> DefinitionError:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
     return _fail("source.syntax", line, col, reason=getattr(exc, "problem", None) or str(exc))
+
+
+def check_data_depth(data: Any) -> None:
+    """Refuse parsed data (e.g. a JSON request body) nested deeper than MAX_DEPTH, without recursion."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                raise _fail("source.too_deep", limit=MAX_DEPTH)
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, depth + 1) for child in children)
 
 
 def _check_depth(text: str) -> None:
@@ -143,6 +165,10 @@ class _Builder:
                 if not isinstance(key_node, ScalarNode):
                     self._problem(key_node, path, "source.complex_key")
                     continue
+                self.positions[(*path, key_node.value)] = (
+                    key_node.start_mark.line + 1,
+                    key_node.start_mark.column + 1,
+                )
                 # Keys are names, always text: YAML 1.1 would read `on:` or `yes:` as booleans.
                 key = key_node.value
                 if key == "<<":
@@ -155,26 +181,21 @@ class _Builder:
             return out
         if isinstance(node, SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._scalar(node)
+        return self._scalar(node, path)
 
-    def _scalar(self, node: ScalarNode) -> Any:
+    def _scalar(self, node: ScalarNode, path: PathT) -> Any:
+        if node.tag == TIMESTAMP_TAG and SafeConstructor.timestamp_regexp.match(node.value):
+            return node.value  # definitions keep dates as the text written; fields validate them
+        if node.tag not in SCALAR_TAGS | {TIMESTAMP_TAG}:
+            self._problem(node, path, "source.tag", tag=node.tag)
+            return None
         try:
-            value = self._scalars.construct_object(node, deep=False)
-        except yaml.YAMLError as exc:
-            self.problems.append(
-                Problem(
-                    "",
-                    "source.syntax",
-                    {"reason": getattr(exc, "problem", None) or str(exc)},
-                    node.start_mark.line + 1,
-                    node.start_mark.column + 1,
-                )
+            return self._scalars.construct_object(node, deep=False)
+        except (yaml.YAMLError, ValueError, TypeError, AttributeError) as exc:
+            self._problem(
+                node, path, "source.bad_scalar", value=node.value, reason=getattr(exc, "problem", None) or exc
             )
             return None
-        # Dates written unquoted become strings again: definitions store ISO text, not Python objects.
-        if hasattr(value, "isoformat"):
-            return node.value
-        return value
 
     def _problem(self, node: Node, path: PathT, code: str, **params: Any) -> None:
         self.problems.append(
