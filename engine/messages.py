@@ -295,6 +295,19 @@ register(
         "http.404": {"zh": "没有这个地址。", "en": "No such address."},
         "http.405": {"zh": "该地址不支持此方法。", "en": "This method is not allowed here."},
         "http.413": {"zh": "请求太大。", "en": "The request is too large."},
+        # --- web pages
+        "web.tagline": {
+            "zh": "元数据驱动的无代码工单平台:表单、流程、规则、报表,全部由应用定义描述。",
+            "en": "A metadata-driven no-code ticket platform: forms, flows, rules and reports, all described by app definitions.",
+        },
+        "web.running": {"zh": "运行中,数据库:{database}", "en": "Running, database: {database}"},
+        "web.apps": {"zh": "已发布的应用", "en": "Published apps"},
+        "web.app_key": {"zh": "标识", "en": "Key"},
+        "web.app_name": {"zh": "名称", "en": "Name"},
+        "web.app_version": {"zh": "运行版本", "en": "Running version"},
+        "web.no_apps": {"zh": "还没有应用。导入随附的应用:", "en": "No apps yet. Import the shipped ones:"},
+        "web.for_integrators": {"zh": "集成接口", "en": "For integrators"},
+        "web.schema": {"zh": "应用定义格式的 JSON Schema", "en": "JSON Schema of the app-definition format"},
         # --- CLI
         "cli.valid": {"zh": "{file}:有效", "en": "{file}: valid"},
         "cli.imported": {

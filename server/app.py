@@ -14,6 +14,7 @@ from engine.i18n import current_lang, t
 #: Blueprints to register, in order: later issues (portal, inbox, designer, admin) add theirs here.
 BLUEPRINTS: list[tuple[str, str]] = [
     ("server.health", "bp"),
+    ("server.home", "bp"),
     ("server.api", "bp"),
 ]
 

@@ -109,3 +109,11 @@ def test_gongdan_serve_answers_health_through_gunicorn(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_the_landing_page_lists_published_apps_in_the_chosen_language(client):
+    zh = client.get("/?lang=zh").get_data(as_text=True)
+    en = client.get("/?lang=en").get_data(as_text=True)
+    assert "客户投诉" in zh and "已发布的应用" in zh
+    assert "Customer complaint" in en and "Published apps" in en
+    assert 'href="/api/v1/apps/complaint"' in en
