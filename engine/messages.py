@@ -221,6 +221,11 @@ register(
         },
         "field.not_number": {"zh": "请输入数字。", "en": "Enter a number."},
         "field.not_integer": {"zh": "请输入整数。", "en": "Enter a whole number."},
+        "field.number_too_big": {
+            "zh": "数字过大(绝对值须小于 {max})。",
+            "en": "The number is too large (it must stay below {max}).",
+        },
+        "field.too_precise": {"zh": "最多 {places} 位小数。", "en": "At most {places} decimal places."},
         "field.too_small": {"zh": "不能小于 {min}。", "en": "Must be at least {min}."},
         "field.too_large": {"zh": "不能大于 {max}。", "en": "Must be at most {max}."},
         "field.rating_range": {"zh": "评分应在 0 到 {max} 之间。", "en": "A rating is between 0 and {max}."},

@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from engine.definitions.model import FieldDef
@@ -92,16 +93,26 @@ def _string_cleaner(default_pattern: str | None = None, code: str = "field.patte
     return factory
 
 
+#: Larger magnitudes are typing accidents (or attacks: a 400-digit number), not ticket data.
+MAX_MAGNITUDE = 10**15
+MAX_NUMBER_TEXT = 40
+
+
 def _number(f: FieldDef, value: Any, integer: bool = False) -> int | float:
     if isinstance(value, bool):
         raise Invalid("field.not_number")
     if isinstance(value, str):
+        text = value.strip()
+        if not text or len(text) > MAX_NUMBER_TEXT:
+            raise Invalid("field.not_number")
         try:
-            value = float(value.strip()) if value.strip() else None
+            value = int(text) if text.lstrip("+-").isdigit() else float(text)
         except ValueError:
             raise Invalid("field.not_number") from None
     if not isinstance(value, int | float) or (isinstance(value, float) and not math.isfinite(value)):
         raise Invalid("field.not_number")
+    if abs(value) >= MAX_MAGNITUDE:
+        raise Invalid("field.number_too_big", max=MAX_MAGNITUDE)
     if integer:
         if value != int(value):
             raise Invalid("field.not_integer")
@@ -149,8 +160,36 @@ def _number_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
 
 @field_type("money", {"min", "max", "precision", "currency"})
 def _money_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
-    precision = f.get("precision", 2)
-    return lambda v: round(float(_number(f, v)), precision)
+    """Money is exact: a Decimal kept as its text (``"120.00"``), never a float."""
+    step = Decimal(1).scaleb(-f.get("precision", 2))
+    lo, hi = f.get("min"), f.get("max")
+
+    def clean(value: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+            raise Invalid("field.not_number")
+        text = str(value).strip()
+        if not text or len(text) > MAX_NUMBER_TEXT:
+            raise Invalid("field.not_number")
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            raise Invalid("field.not_number") from None
+        if not amount.is_finite():
+            raise Invalid("field.not_number")
+        if abs(amount) >= MAX_MAGNITUDE:
+            raise Invalid("field.number_too_big", max=MAX_MAGNITUDE)
+        if (
+            amount != amount.quantize(step, rounding=ROUND_HALF_UP)
+            and amount.as_tuple().exponent < step.as_tuple().exponent
+        ):
+            raise Invalid("field.too_precise", places=-step.as_tuple().exponent)
+        if lo is not None and amount < Decimal(str(lo)):
+            raise Invalid("field.too_small", min=lo)
+        if hi is not None and amount > Decimal(str(hi)):
+            raise Invalid("field.too_large", max=hi)
+        return str(amount.quantize(step))
+
+    return clean
 
 
 @field_type("rating", {"max"})
