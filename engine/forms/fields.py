@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from engine.definitions.model import FieldDef
@@ -178,10 +178,7 @@ def _money_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
             raise Invalid("field.not_number")
         if abs(amount) >= MAX_MAGNITUDE:
             raise Invalid("field.number_too_big", max=MAX_MAGNITUDE)
-        if (
-            amount != amount.quantize(step, rounding=ROUND_HALF_UP)
-            and amount.as_tuple().exponent < step.as_tuple().exponent
-        ):
+        if amount.quantize(step) != amount:
             raise Invalid("field.too_precise", places=-step.as_tuple().exponent)
         if lo is not None and amount < Decimal(str(lo)):
             raise Invalid("field.too_small", min=lo)
