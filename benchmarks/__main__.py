@@ -7,6 +7,7 @@ import json
 import sys
 
 from benchmarks import BENCHMARKS
+from benchmarks import expressions as _expressions  # noqa: F401  (registers expr.*)
 from benchmarks import store as _store  # noqa: F401  (registers store.*)
 
 

@@ -199,6 +199,18 @@ register(
             "zh": "字段 {field} 为只读或自动计算,不能填写。",
             "en": "Field {field} is read-only or computed; it cannot be filled in.",
         },
+        "form.formula_failed": {
+            "zh": "公式 {field} 计算失败:{detail}",
+            "en": "Formula {field} could not be computed: {detail}",
+        },
+        "form.condition_failed": {
+            "zh": "字段 {field} 的条件计算失败:{detail}",
+            "en": "The condition of field {field} could not be evaluated: {detail}",
+        },
+        "check.formula_cycle": {
+            "zh": "公式互相引用,形成循环:{cycle}。请打破循环。",
+            "en": "Formulas refer to each other in a cycle: {cycle}. Break the cycle.",
+        },
         "form.required": {"zh": "{field} 为必填项。", "en": "{field} is required."},
         "field.not_text": {"zh": "请输入文本。", "en": "Enter text."},
         "field.too_long": {
@@ -262,6 +274,92 @@ register(
             "en": "This field is computed; it cannot be filled in.",
         },
         "field.rows_invalid": {"zh": "明细行有错误。", "en": "Some rows have problems."},
+        # --- expressions
+        "expr.invalid": {"zh": "表达式无效。", "en": "The expression is not valid."},
+        "expr.empty": {"zh": "表达式为空。", "en": "The expression is empty."},
+        "expr.syntax": {
+            "zh": "表达式 {source} 第 {column} 列语法错误:{detail}",
+            "en": "Syntax error in {source} at column {column}: {detail}",
+        },
+        "expr.not_allowed": {
+            "zh": "表达式不允许使用 {construct}(第 {column} 列)。",
+            "en": "{construct} is not allowed in expressions (column {column}).",
+        },
+        "expr.private_name": {
+            "zh": "名称 {name} 以下划线开头,不允许使用(第 {column} 列)。",
+            "en": "Name {name} starts with an underscore and is not allowed (column {column}).",
+        },
+        "expr.method_call": {
+            "zh": "只能调用函数(如 lower(x)),不能调用方法(如 x.lower())(第 {column} 列)。",
+            "en": "Only functions can be called (lower(x)), not methods (x.lower()) (column {column}).",
+        },
+        "expr.unknown_function": {
+            "zh": "未知函数 {name}(第 {column} 列)。可用:{known}。",
+            "en": "Unknown function {name} (column {column}). Available: {known}.",
+        },
+        "expr.arg_count": {
+            "zh": "函数 {name} 的参数个数不对({count} 个)(第 {column} 列)。",
+            "en": "Function {name} does not take {count} argument(s) (column {column}).",
+        },
+        "expr.constant_pattern": {
+            "zh": "{name} 的正则表达式必须直接写成文本(第 {column} 列)。",
+            "en": "The pattern of {name} must be written as literal text (column {column}).",
+        },
+        "expr.bad_regex": {
+            "zh": "正则表达式不可用:{reason}(第 {column} 列)。",
+            "en": "Unusable regular expression: {reason} (column {column}).",
+        },
+        "expr.one_loop": {
+            "zh": "推导式只能有一个 for(第 {column} 列)。",
+            "en": "A comprehension may have only one for (column {column}).",
+        },
+        "expr.too_long": {
+            "zh": "文本或列表过长(上限 {limit})。",
+            "en": "Text or list too long (limit {limit}).",
+        },
+        "expr.too_deep": {
+            "zh": "表达式嵌套过深(上限 {limit} 层)。请拆分。",
+            "en": "The expression is nested too deeply (limit {limit}). Split it.",
+        },
+        "expr.too_big": {
+            "zh": "表达式过大(上限 {limit} 个节点)。请拆分。",
+            "en": "The expression is too big (limit {limit} nodes). Split it.",
+        },
+        "expr.power_too_big": {
+            "zh": "乘方过大(指数上限 {limit})。",
+            "en": "Power too large (exponent limit {limit}).",
+        },
+        "expr.division_by_zero": {"zh": "除数为零。", "en": "Division by zero."},
+        "expr.not_a_list": {
+            "zh": "这里需要列表,实际是 {value}。",
+            "en": "A list is needed here, not {value}.",
+        },
+        "expr.no_attribute": {
+            "zh": "{value} 没有属性 {attribute}。",
+            "en": "A {value} has no attribute {attribute}.",
+        },
+        "expr.bad_index": {"zh": "{value} 不能用下标取值。", "en": "A {value} cannot be indexed."},
+        "expr.runtime": {"zh": "计算 {source} 时出错:{detail}", "en": "Evaluating {source} failed: {detail}"},
+        "expr.unknown_name": {
+            "zh": "未知名称 {name}(第 {column} 列)。可用:{known}。",
+            "en": "Unknown name {name} (column {column}). Known: {known}.",
+        },
+        "expr.unknown_attribute": {
+            "zh": "未知属性 {name}(第 {column} 列)。可用:{known}。",
+            "en": "Unknown attribute {name} (column {column}). Known: {known}.",
+        },
+        "expr.type_mismatch": {
+            "zh": "类型不匹配:{left} 与 {right}(第 {column} 列)。例如文本不能与数字比较。",
+            "en": "Types do not match: {left} and {right} (column {column}); text cannot be compared with a number.",
+        },
+        "expr.not_an_option": {
+            "zh": "{value} 不是可选值(第 {column} 列),条件永远不成立。可选:{options}。",
+            "en": "{value} is not an option (column {column}), so this can never be true. Options: {options}.",
+        },
+        "expr.not_a_condition": {
+            "zh": "这里需要条件(真/假),表达式得到的是 {type}。",
+            "en": "A condition (true/false) is needed here; this expression gives {type}.",
+        },
         # --- runtime
         "record.conflict": {
             "zh": "工单 {number} 已被他人修改(您的版本 {expected},当前 {actual})。请刷新后重试。",

@@ -22,6 +22,7 @@ from engine.definitions.loader import Loaded, load_definition
 from engine.errors import ActionError, ConflictError, NotFoundError
 from engine.flows import stepping
 from engine.flows.assignees import resolve_assignee
+from engine.forms.spec import Env, FormSpec
 from engine.reactions import REACTORS, CommandContext, EmittedEvent
 from engine.specs import AppSpec, compile_app
 from engine.store.db import Database
@@ -34,6 +35,7 @@ from engine.store.models import (
     Outbox,
     Record,
     Role,
+    RoleMember,
     Task,
     User,
 )
@@ -231,8 +233,11 @@ class Runtime:
                     ticket_type=ticket_type,
                     known=", ".join(spec.types),
                 )
-            clean = tspec.form.validate(data)
             now = self.clock()
+            env = Env(
+                self._user(conn, actor, app_id, tspec.form), now, {"app": app_key, "ticket_type": ticket_type}
+            )
+            clean = tspec.form.validate(data, env=env)
             number = tspec.number.render(
                 now, self._next_seq(conn, f"{app_key}:{ticket_type}:{tspec.number.period(now)}")
             )
@@ -296,8 +301,11 @@ class Runtime:
             if expected_version is not None and expected_version != rec.row_version:
                 raise ConflictError(number=rec.number, expected=expected_version, actual=rec.row_version)
             spec = self.spec_for(conn, rec.app_id, rec.app_version)
-            changes = spec.types[rec.ticket_type].form.validate(data, partial=True)
             now = self.clock()
+            form = spec.types[rec.ticket_type].form
+            changes = form.validate(
+                data, partial=True, current=rec.data, env=self._env(conn, rec, actor, form, now)
+            )
             new_data = dict(rec.data)
             events: list[tuple[str, dict[str, Any]]] = []
             for key, value in changes.items():
@@ -337,7 +345,10 @@ class Runtime:
                 raise ActionError(task=task_id, status=task.status, action=action)
             new_data = dict(rec.data)
             events: list[tuple[str, dict[str, Any]]] = []
-            for key, value in tspec.form.validate(data or {}, partial=True).items():
+            env = self._env(conn, rec, actor, tspec.form, now)
+            for key, value in tspec.form.validate(
+                data or {}, partial=True, current=rec.data, env=env
+            ).items():
                 if new_data.get(key) != value:
                     events.append(("field_changed", {"field": key, "old": new_data.get(key), "new": value}))
                     new_data[key] = value
@@ -428,6 +439,44 @@ class Runtime:
         if rec is None:
             raise NotFoundError(what="ticket", ident=record_id)
         return rec
+
+    def _user(self, conn: Connection, actor: int | None, app_id: int, form: FormSpec) -> dict[str, Any]:
+        """What ``user`` means in this app's expressions; loaded only when the form reads it."""
+        if actor is None or not form.uses_user:
+            return {"id": actor}
+        row = conn.execute(
+            select(User.id, User.username, User.display_name, User.department_id, User.manager_id).where(
+                User.id == actor
+            )
+        ).first()
+        if row is None:
+            return {"id": actor}
+        roles = conn.execute(
+            select(Role.key)
+            .join(RoleMember, RoleMember.role_id == Role.id)
+            .where(RoleMember.user_id == actor, Role.app_id == app_id)
+        ).scalars()
+        return {
+            "id": row.id,
+            "username": row.username,
+            "name": row.display_name,
+            "department": row.department_id,
+            "manager": row.manager_id,
+            "roles": sorted(roles),
+        }
+
+    def _env(self, conn: Connection, rec: Any, actor: int | None, form: FormSpec, now: dt.datetime) -> Env:
+        ticket = {
+            "id": rec.id,
+            "number": rec.number,
+            "stage": rec.stage,
+            "status": rec.status,
+            "created_at": rec.created_at,
+            "updated_at": rec.updated_at,
+            "created_by": rec.created_by,
+            "ticket_type": rec.ticket_type,
+        }
+        return Env(self._user(conn, actor, rec.app_id, form), now, ticket)
 
     def _ticket(self, conn: Connection, rec: Any, spec: AppSpec) -> Ticket:
         return Ticket(

@@ -11,7 +11,9 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from engine.definitions.source import format_path
+from engine.expressions import NameInfo, check_expression
 from engine.forms.fields import COMMON_OPTIONS, FIELD_TYPES
+from engine.forms.names import form_names
 
 Found = tuple[tuple[str | int, ...], str, dict[str, Any]]
 Check = Callable[[Mapping[str, Any]], Iterator[Found]]
@@ -347,6 +349,55 @@ def webhooks_name_existing_types(data: Mapping[str, Any]) -> Iterator[Found]:
         for j, tkey in enumerate(hook.get("ticket_types") or ()):
             if tkey not in types:
                 yield ("webhooks", i, "ticket_types", j), "check.unknown_ticket_type", {"name": tkey}
+
+
+def _expressions(tt: Mapping[str, Any]) -> Iterator[tuple[tuple[str | int, ...], str, str | None, dict]]:
+    """Every expression of a ticket type: (path, source, wanted type, extra names)."""
+    for path, f in _field_entries(tt):
+        for key in ("visible_if", "required_if", "readonly_if"):
+            if isinstance(f.get(key), str):
+                yield (*path, key), f[key], "bool", {}
+        if f.get("type") == "formula" and isinstance(f.get("expr"), str):
+            yield (*path, "expr"), f["expr"], None, {}
+    flow = _flow(tt) or {}
+    for i, edge in enumerate(flow.get("edges") or ()):
+        if isinstance(edge, Mapping) and isinstance(edge.get("if"), str):
+            yield ("flow", "edges", i, "if"), edge["if"], "bool", {}
+    for i, node in enumerate(flow.get("nodes") or ()):
+        for apath, a in _assignees(node):
+            if isinstance(a, Mapping) and isinstance(a.get("expr"), str):
+                yield ("flow", "nodes", i, *apath, "expr"), a["expr"], None, {}
+    for i, rule in enumerate(tt.get("rules") or ()):
+        if isinstance(rule.get("if"), str):
+            yield ("rules", i, "if"), rule["if"], "bool", {}
+        for j, action in enumerate(rule.get("do") or ()):
+            if isinstance(action.get("if"), str):
+                yield ("rules", i, "do", j, "if"), action["if"], "bool", {}
+            for key, extra in (("set", {}), ("map", {"response": NameInfo()})):
+                for fkey, source in (action.get(key) or {}).items():
+                    if isinstance(source, str):
+                        yield ("rules", i, "do", j, key, fkey), source, None, extra
+
+
+@check
+def expressions_are_sound(data: Mapping[str, Any]) -> Iterator[Found]:
+    """Syntax, names, functions and visible type mismatches of every expression, with its column."""
+    option_sets = data.get("option_sets") or {}
+    for tkey, tt in _types(data):
+        fields = [f for _, f in _field_entries(tt)]
+        names = form_names(fields, option_sets, data.get("settings") or {})
+        for path, source, want, extra in _expressions(tt):
+            scope = {**names, **extra} if extra else names
+            for finding in check_expression(source, scope, want=want):
+                yield (
+                    ("ticket_types", tkey, *path),
+                    finding.code,
+                    {
+                        **finding.params,
+                        "source": source,
+                        "column": finding.column,
+                    },
+                )
 
 
 def run_checks(data: Mapping[str, Any]) -> list[Found]:

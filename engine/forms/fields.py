@@ -45,6 +45,8 @@ class FieldType:
     required_options: tuple[frozenset[str], ...] = ()  # each set: at least one of them
     computed: bool = False  # formula/autonumber: never accepted from input
     multi_valued: bool = False
+    expr_type: str = "text"  # what expressions see: text, number, bool, date, list, any
+    to_expr: Callable[[Any], Any] | None = None  # stored value → the value expressions compute with
 
 
 FIELD_TYPES: dict[str, FieldType] = {}
@@ -148,7 +150,7 @@ field_type("phone", {"max_length", "pattern"})(_string_cleaner(r"\+?[0-9][0-9 ()
 field_type("url", {"max_length", "pattern"})(_string_cleaner(r"https?://[^\s/$.?#][^\s]*", "field.url"))
 
 
-@field_type("number", {"min", "max", "precision"})
+@field_type("number", {"min", "max", "precision"}, expr_type="number")
 def _number_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
     precision = f.get("precision")
     if precision == 0:
@@ -158,7 +160,7 @@ def _number_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
     return lambda v: round(_number(f, v), precision)
 
 
-@field_type("money", {"min", "max", "precision", "currency"})
+@field_type("money", {"min", "max", "precision", "currency"}, expr_type="number", to_expr=Decimal)
 def _money_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
     """Money is exact: a Decimal kept as its text (``"120.00"``), never a float."""
     step = Decimal(1).scaleb(-f.get("precision", 2))
@@ -189,7 +191,7 @@ def _money_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
     return clean
 
 
-@field_type("rating", {"max"})
+@field_type("rating", {"max"}, expr_type="number")
 def _rating_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
     top = f.get("max", 5)
 
@@ -202,7 +204,7 @@ def _rating_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
     return clean
 
 
-@field_type("date", {"min", "max"})
+@field_type("date", {"min", "max"}, expr_type="date", to_expr=dt.date.fromisoformat)
 def _date_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
     def clean(value: Any) -> str:
         try:
@@ -213,7 +215,7 @@ def _date_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
     return clean
 
 
-@field_type("datetime", {"min", "max"})
+@field_type("datetime", {"min", "max"}, expr_type="date", to_expr=dt.datetime.fromisoformat)
 def _datetime_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
     def clean(value: Any) -> str:
         try:
@@ -227,7 +229,7 @@ def _datetime_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
     return clean
 
 
-@field_type("checkbox")
+@field_type("checkbox", expr_type="bool")
 def _checkbox_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
     def clean(value: Any) -> bool:
         if isinstance(value, bool):
@@ -274,11 +276,15 @@ field_type(
     {"options", "options_from"},
     required_options=(frozenset({"options", "options_from"}),),
     multi_valued=True,
+    expr_type="list",
 )(_choice(True))
 
 
 @field_type(
-    "cascade", {"options", "options_from"}, required_options=(frozenset({"options", "options_from"}),)
+    "cascade",
+    {"options", "options_from"},
+    required_options=(frozenset({"options", "options_from"}),),
+    expr_type="list",
 )
 def _cascade_field(f: FieldDef, ctx: Mapping[str, Any]) -> Cleaner:
     tree = option_values(f, ctx)
@@ -313,9 +319,11 @@ def _reference(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
     return lambda value: [one(v) for v in value] if isinstance(value, list) else [one(value)]
 
 
-field_type("user", {"multiple"})(_reference)
-field_type("department", {"multiple"})(_reference)
-field_type("link", {"multiple", "target"}, required_options=(frozenset({"target"}),))(_reference)
+field_type("user", {"multiple"}, expr_type="any")(_reference)
+field_type("department", {"multiple"}, expr_type="any")(_reference)
+field_type("link", {"multiple", "target"}, required_options=(frozenset({"target"}),), expr_type="any")(
+    _reference
+)
 
 
 def _files(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
@@ -340,11 +348,11 @@ def _files(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
     return clean
 
 
-field_type("attachment", {"multiple", "max_size_mb", "accept"})(_files)
-field_type("image", {"multiple", "max_size_mb", "accept"})(_files)
+field_type("attachment", {"multiple", "max_size_mb", "accept"}, expr_type="list")(_files)
+field_type("image", {"multiple", "max_size_mb", "accept"}, expr_type="list")(_files)
 
 
-@field_type("subtable", {"min_rows", "max_rows"}, required_options=(frozenset({"fields"}),))
+@field_type("subtable", {"min_rows", "max_rows"}, required_options=(frozenset({"fields"}),), expr_type="list")
 def _subtable_field(f: FieldDef, ctx: Mapping[str, Any]) -> Cleaner:
     from engine.forms.spec import compile_fields  # the row form is a form of its own
 
@@ -374,7 +382,7 @@ def _computed(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
     return clean
 
 
-field_type("formula", {"expr", "precision"}, required_options=(frozenset({"expr"}),), computed=True)(
-    _computed
-)
+field_type(
+    "formula", {"expr", "precision"}, required_options=(frozenset({"expr"}),), computed=True, expr_type="any"
+)(_computed)
 field_type("autonumber", {"format"}, computed=True)(_computed)

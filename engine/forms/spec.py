@@ -1,20 +1,32 @@
 """FormSpec: a ticket type's form compiled once, used to clean every submission.
 
-Expressions (visible_if, required_if, formulas) are the form-engine issue's; this spec handles
-types, required fields, unknown keys, defaults and read-only fields.
+Cleaning runs in two passes. First each submitted value is parsed by its field type (so
+expressions see typed values); then, over the whole record as it would be, the conditions
+decide: a field whose ``visible_if`` is false is neither required nor stored from input, a
+``required_if`` that holds makes the field required, a ``readonly_if`` that holds refuses
+input. Formulas are computed last, in dependency order. Every problem is collected with its
+field path, so the user sees all of them at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from engine.definitions.model import FieldDef
-from engine.errors import FormError, Problem
+from engine.errors import DefinitionError, FormError, Problem
+from engine.expressions import ExprError, Expression, compile_expr
 from engine.forms.fields import FIELD_TYPES, Cleaner, Invalid
 
 _EMPTY = (None, "", [], {})
+
+
+def is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
 
 
 @dataclass(frozen=True)
@@ -25,7 +37,23 @@ class FieldSpec:
     readonly: bool
     computed: bool
     default: Any
+    default_from: str | None
     clean: Cleaner
+    visible_if: Expression | None = None
+    required_if: Expression | None = None
+    readonly_if: Expression | None = None
+    formula: Expression | None = None
+    precision: int | None = None
+    to_expr: Callable[[Any], Any] | None = None
+
+
+@dataclass(frozen=True)
+class Env:
+    """Who is acting and when: what ``user``, ``now``, ``today`` and ``ticket`` mean in expressions."""
+
+    user: Mapping[str, Any] = field(default_factory=dict)
+    now: dt.datetime | None = None
+    ticket: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -33,57 +61,225 @@ class FieldsSpec:
     """A compiled list of fields: a whole form, or one sub-table row."""
 
     fields: tuple[FieldSpec, ...]
+    formulas: tuple[FieldSpec, ...] = ()  # computed fields in dependency order
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_key", {f.key: f for f in self.fields})
+        has_logic = any(f.visible_if or f.required_if or f.readonly_if for f in self.fields) or bool(
+            self.formulas
+        )
+        object.__setattr__(self, "has_logic", has_logic)
 
     def clean(
-        self, data: Any, problems: list[Problem], prefix: str = "", partial: bool = False
+        self,
+        data: Any,
+        problems: list[Problem],
+        prefix: str = "",
+        partial: bool = False,
+        current: Mapping[str, Any] | None = None,
+        env: Env | None = None,
     ) -> dict[str, Any]:
-        """Cleaned values of ``data``; every problem is appended with its path (``items[2].qty``)."""
+        """Cleaned values of ``data``; every problem is appended with its path (``items[2].qty``).
+
+        ``partial``: an update of some fields of ``current`` (the stored record); the result
+        holds only the fields that the update sets, plus formulas whose inputs changed.
+        """
         dot = prefix + "." if prefix else ""
         if not isinstance(data, Mapping):
             problems.append(Problem(prefix, "form.not_an_object"))
             return {}
-        out: dict[str, Any] = {}
-        by_key = self.by_key  # type: ignore[attr-defined]
-        for key in data:
+        by_key: dict[str, FieldSpec] = self.by_key  # type: ignore[attr-defined]
+        given: dict[str, Any] = {}
+        for key, value in data.items():
             spec = by_key.get(key)
             if spec is None:
                 problems.append(Problem(dot + str(key), "form.unknown_field", {"field": key}))
             elif spec.computed or spec.readonly:
                 problems.append(Problem(dot + key, "form.readonly_field", {"field": key}))
-        for spec in self.fields:
-            if spec.computed or spec.readonly:
-                if not partial and spec.default is not None:
-                    out[spec.key] = spec.default
-                continue
-            if spec.key in data:
-                value = data[spec.key]
-            elif partial:
-                continue
+            elif is_empty(value):
+                given[key] = None
             else:
-                value = spec.default
-            if value in _EMPTY:
-                if spec.required:
-                    problems.append(Problem(dot + spec.key, "form.required", {"field": spec.key}))
-                elif spec.key in data or value is not None:
-                    out[spec.key] = None
-                continue
+                try:
+                    given[key] = spec.clean(value)
+                except Invalid as bad:
+                    given[key] = _INVALID
+                    if bad.nested:
+                        problems.extend(bad.nested)
+                    else:
+                        problems.append(Problem(dot + key, bad.code, {"field": key, **bad.params}))
+        record = dict(current or {})
+        if not partial:
+            for spec in self.fields:
+                if spec.key not in given and spec.key not in record:
+                    default = _default_of(spec, env)
+                    if default is not None:
+                        record[spec.key] = default
+        record.update(given)
+        if not self.has_logic:  # type: ignore[attr-defined]
+            self._check_required(record, given, partial, problems, dot, lambda spec: True)
+            return self._result(record, given, partial, current)
+        ctx = expression_context(self, record, current, env)
+        visible = self._visible(ctx, problems, dot)
+        for key in list(given):
+            if not visible(by_key[key]):
+                given.pop(key)  # hidden: not stored from input
+                record.pop(key, None)
+            elif by_key[key].readonly_if is not None and self._holds(
+                by_key[key].readonly_if, ctx, problems, dot, key
+            ):
+                problems.append(Problem(dot + key, "form.readonly_field", {"field": key}))
+        self._check_required(record, given, partial, problems, dot, visible, ctx)
+        for spec in self.formulas:
             try:
-                out[spec.key] = spec.clean(value)
-            except Invalid as bad:
-                if bad.nested:
-                    problems.extend(bad.nested)
-                else:
-                    problems.append(Problem(dot + spec.key, bad.code, {"field": spec.key, **bad.params}))
-        return out
+                value = _stored(spec, spec.formula(ctx))
+            except ExprError as exc:
+                problems.append(
+                    Problem(dot + spec.key, "form.formula_failed", {"field": spec.key, **exc.params})
+                )
+                continue
+            record[spec.key] = value
+            given[spec.key] = value
+            ctx[spec.key] = _typed(spec, value)
+        return self._result(record, given, partial, current)
+
+    def _visible(self, ctx: dict[str, Any], problems: list[Problem], dot: str) -> Callable[[FieldSpec], bool]:
+        cache: dict[str, bool] = {}
+
+        def visible(spec: FieldSpec) -> bool:
+            if spec.visible_if is None:
+                return True
+            if spec.key not in cache:
+                cache[spec.key] = self._holds(spec.visible_if, ctx, problems, dot, spec.key)
+            return cache[spec.key]
+
+        return visible
+
+    @staticmethod
+    def _holds(expr: Expression, ctx: Mapping[str, Any], problems: list[Problem], dot: str, key: str) -> bool:
+        try:
+            return bool(expr(ctx))
+        except ExprError as exc:
+            problems.append(Problem(dot + key, "form.condition_failed", {"field": key, **exc.params}))
+            return False
+
+    def _check_required(
+        self,
+        record: Mapping[str, Any],
+        given: Mapping[str, Any],
+        partial: bool,
+        problems: list[Problem],
+        dot: str,
+        visible: Callable[[FieldSpec], bool],
+        ctx: Mapping[str, Any] | None = None,
+    ) -> None:
+        for spec in self.fields:
+            if spec.computed or (partial and spec.key not in given and spec.required_if is None):
+                continue
+            value = record.get(spec.key)
+            if value is _INVALID or not is_empty(value) or not visible(spec):
+                continue
+            required = spec.required
+            if not required and spec.required_if is not None and ctx is not None:
+                required = self._holds(spec.required_if, ctx, problems, dot, spec.key)
+            if required:
+                problems.append(Problem(dot + spec.key, "form.required", {"field": spec.key}))
+
+    def _result(
+        self, record: dict[str, Any], given: dict[str, Any], partial: bool, current: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        if partial:
+            return {k: v for k, v in given.items() if v is not _INVALID}
+        return {k: v for k, v in record.items() if v is not _INVALID and (v is not None or k in given)}
 
 
-def compile_fields(fields: tuple[FieldDef, ...], ctx: Mapping[str, Any]) -> FieldsSpec:
+_INVALID = object()  # a value that failed its type check: reported once, never "required" as well
+
+
+def _default_of(spec: FieldSpec, env: Env | None) -> Any:
+    if spec.default_from and env is not None:
+        source = spec.default_from
+        if source == "now" and env.now is not None:
+            return env.now.isoformat()
+        if source == "today" and env.now is not None:
+            return env.now.date().isoformat()
+        if source.startswith("user."):
+            return env.user.get(source.split(".", 1)[1])
+    return spec.default
+
+
+def _typed(spec: FieldSpec, value: Any) -> Any:
+    if value is None or spec.to_expr is None:
+        return value
+    try:
+        return spec.to_expr(value)
+    except (ValueError, TypeError, ArithmeticError):
+        return value
+
+
+def _stored(spec: FieldSpec, value: Any) -> Any:
+    """A formula's result as stored in the record's JSON: exact money as text, dates as ISO text."""
+    if isinstance(value, Decimal):
+        step = Decimal(1).scaleb(-(spec.precision if spec.precision is not None else 2))
+        return str(value.quantize(step))
+    if isinstance(value, float):
+        return round(value, spec.precision) if spec.precision is not None else value
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def expression_context(
+    fields: FieldsSpec, record: Mapping[str, Any], current: Mapping[str, Any] | None, env: Env | None
+) -> dict[str, Any]:
+    """What an expression sees: typed field values, ``old``, ``user``, ``now``, ``today``, ``ticket``."""
+    by_key: dict[str, FieldSpec] = fields.by_key  # type: ignore[attr-defined]
+    ctx: dict[str, Any] = {}
+    for key, value in record.items():
+        spec = by_key.get(key)
+        ctx[key] = None if value is _INVALID else (_typed(spec, value) if spec else value)
+    old = current or {}
+    ctx["old"] = {k: _typed(by_key[k], v) if k in by_key else v for k, v in old.items()}
+    env = env or Env()
+    now = env.now or dt.datetime.now(dt.UTC)
+    ctx["user"] = dict(env.user)
+    ctx["now"] = now
+    ctx["today"] = now.date()
+    ctx["ticket"] = dict(env.ticket)
+    return ctx
+
+
+def _compile(source: Any, path: str) -> Expression | None:
+    if not source:
+        return None
+    try:
+        return compile_expr(str(source))
+    except ExprError as exc:  # the loader's static checks report these first, with the file position
+        raise DefinitionError(problems=[Problem(path, exc.code, exc.params)]) from None
+
+
+def _rows_to_expr(f: FieldDef, ctx: Mapping[str, Any], path: str) -> Callable[[Any], Any]:
+    """Sub-table rows as expressions see them: each cell typed like a top-level field."""
+    row_specs: dict[str, FieldSpec] = compile_fields(f.fields, ctx, path).by_key  # type: ignore[attr-defined]
+
+    def convert(rows: Any) -> Any:
+        if not isinstance(rows, list):
+            return rows
+        return [
+            {k: _typed(row_specs[k], v) if k in row_specs else v for k, v in row.items()}
+            if isinstance(row, Mapping)
+            else row
+            for row in rows
+        ]
+
+    return convert
+
+
+def compile_fields(fields: tuple[FieldDef, ...], ctx: Mapping[str, Any], path: str = "form") -> FieldsSpec:
     specs = []
     for f in fields:
         ftype = FIELD_TYPES[f.type]
+        where = f"{path}.{f.key}"
+        to_expr = _rows_to_expr(f, ctx, where) if f.type == "subtable" else ftype.to_expr
         specs.append(
             FieldSpec(
                 key=f.key,
@@ -92,10 +288,28 @@ def compile_fields(fields: tuple[FieldDef, ...], ctx: Mapping[str, Any]) -> Fiel
                 readonly=bool(f.get("readonly")),
                 computed=ftype.computed,
                 default=f.get("default"),
+                default_from=f.get("default_from"),
                 clean=ftype.make_cleaner(f, ctx),
+                visible_if=_compile(f.get("visible_if"), where + ".visible_if"),
+                required_if=_compile(f.get("required_if"), where + ".required_if"),
+                readonly_if=_compile(f.get("readonly_if"), where + ".readonly_if"),
+                formula=_compile(f.get("expr"), where + ".expr") if f.type == "formula" else None,
+                precision=f.get("precision"),
+                to_expr=to_expr,
             )
         )
-    return FieldsSpec(tuple(specs))
+    return FieldsSpec(tuple(specs), _formula_order(specs, path))
+
+
+def _formula_order(specs: list[FieldSpec], path: str) -> tuple[FieldSpec, ...]:
+    """Formulas that read other formulas are computed after them; a cycle is a definition error."""
+    formulas = {s.key: s for s in specs if s.formula is not None}
+    graph = {key: {n for n in s.formula.names if n in formulas} for key, s in formulas.items()}  # type: ignore[union-attr]
+    try:
+        return tuple(formulas[k] for k in TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        cycle = " → ".join(exc.args[1])
+        raise DefinitionError(problems=[Problem(path, "check.formula_cycle", {"cycle": cycle})]) from None
 
 
 @dataclass(frozen=True)
@@ -105,10 +319,26 @@ class FormSpec:
     ticket_type: str
     body: FieldsSpec
 
-    def validate(self, data: Any, partial: bool = False) -> dict[str, Any]:
+    @property
+    def uses_user(self) -> bool:
+        """Whether any condition, formula or default reads ``user`` (the Runtime then loads it)."""
+        return any(
+            "user" in e.names
+            for f in self.body.fields
+            for e in (f.visible_if, f.required_if, f.readonly_if, f.formula)
+            if e is not None
+        ) or any((f.default_from or "").startswith("user.") for f in self.body.fields)
+
+    def validate(
+        self,
+        data: Any,
+        partial: bool = False,
+        current: Mapping[str, Any] | None = None,
+        env: Env | None = None,
+    ) -> dict[str, Any]:
         """Clean ``data`` or raise FormError carrying every field's problem (nothing is written)."""
         problems: list[Problem] = []
-        out = self.body.clean(data, problems, partial=partial)
+        out = self.body.clean(data, problems, partial=partial, current=current, env=env)
         if problems:
             raise FormError(problems=problems, count=len(problems))
         return out

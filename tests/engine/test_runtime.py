@@ -97,20 +97,49 @@ def test_ticket_numbers_count_up_without_gaps(runtime, ticket_data):
 def test_update_records_old_and_new_values(runtime, ticket_data):
     ticket = runtime.submit("complaint", "complaint", ticket_data)
     after = runtime.update(
-        ticket.id, {"priority": "P1", "summary": ticket_data["summary"]}, expected_version=1
+        ticket.id, {"priority": "P3", "summary": ticket_data["summary"]}, expected_version=1
     )
-    assert after.row_version == 2 and after.data["priority"] == "P1"
+    assert after.row_version == 2 and after.data["priority"] == "P3"
     changed = [e for e in runtime.events(ticket.id) if e["type"] == "field_changed"]
-    assert [c["payload"] for c in changed] == [{"field": "priority", "old": "P2", "new": "P1"}]
+    assert [c["payload"] for c in changed] == [{"field": "priority", "old": "P2", "new": "P3"}]
 
 
 def test_update_with_a_stale_version_is_refused(runtime, ticket_data):
     ticket = runtime.submit("complaint", "complaint", ticket_data)
-    runtime.update(ticket.id, {"priority": "P1"}, expected_version=1)
+    runtime.update(ticket.id, {"priority": "P3"}, expected_version=1)
     with pytest.raises(ConflictError) as caught:
-        runtime.update(ticket.id, {"priority": "P3"}, expected_version=1)
+        runtime.update(ticket.id, {"priority": "P1"}, expected_version=1)
     assert caught.value.params["actual"] == 2
-    assert runtime.ticket(ticket.id).data["priority"] == "P1"
+    assert runtime.ticket(ticket.id).data["priority"] == "P3"
+
+
+def test_a_condition_that_becomes_true_on_update_requires_its_field(runtime, ticket_data):
+    # refund is required_if "priority == 'P1' and category == 'billing'"
+    ticket = runtime.submit("complaint", "complaint", ticket_data)
+    with pytest.raises(FormError) as caught:
+        runtime.update(ticket.id, {"priority": "P1"})
+    assert [(p.path, p.code) for p in caught.value.problems] == [("refund", "form.required")]
+    after = runtime.update(ticket.id, {"priority": "P1", "refund": "120.5"})
+    assert after.data["refund"] == "120.50"
+    changed = {e["payload"]["field"] for e in runtime.events(ticket.id) if e["type"] == "field_changed"}
+    assert changed == {"priority", "refund"}
+
+
+def test_a_hidden_field_is_not_stored_from_input(runtime, ticket_data):
+    # refund is visible_if "category == 'billing'"
+    ticket = runtime.submit("complaint", "complaint", dict(ticket_data, category="quality", refund=99))
+    assert "refund" not in ticket.data
+
+
+def test_formulas_are_computed_from_the_rows_and_kept_exact(runtime, ticket_data):
+    rows = [{"sku": "A-1", "qty": 2, "price": "9.95"}, {"sku": "A-2", "qty": 1, "price": "0.10"}]
+    ticket = runtime.submit("complaint", "complaint", dict(ticket_data, items=rows))
+    assert ticket.data["total"] == "20.00"
+    after = runtime.update(ticket.id, {"items": rows[:1]})
+    assert after.data["total"] == "19.90"
+    assert {"field": "total", "old": "20.00", "new": "19.90"} in [
+        e["payload"] for e in runtime.events(ticket.id) if e["type"] == "field_changed"
+    ]
 
 
 def test_two_connections_updating_one_ticket_one_wins_one_conflicts(database_url, runtime, ticket_data):
@@ -120,16 +149,17 @@ def test_two_connections_updating_one_ticket_one_wins_one_conflicts(database_url
     barrier = threading.Barrier(2)
     outcomes: dict[str, object] = {}
 
-    def edit(rt: Runtime, priority: str) -> None:
+    def edit(rt: Runtime, summary: str) -> None:
         barrier.wait()
         try:
-            rt.update(ticket.id, {"priority": priority}, expected_version=1)
-            outcomes[priority] = "won"
+            rt.update(ticket.id, {"summary": summary}, expected_version=1)
+            outcomes[summary] = "won"
         except ConflictError as exc:
-            outcomes[priority] = exc
+            outcomes[summary] = exc
 
     threads = [
-        threading.Thread(target=edit, args=(rt, p)) for rt, p in zip(runtimes, ("P1", "P3"), strict=True)
+        threading.Thread(target=edit, args=(rt, p))
+        for rt, p in zip(runtimes, ("电话已回访", "已退款"), strict=True)
     ]
     for th in threads:
         th.start()
@@ -141,7 +171,7 @@ def test_two_connections_updating_one_ticket_one_wins_one_conflicts(database_url
     losers = [o for o in outcomes.values() if isinstance(o, ConflictError)]
     assert len(winners) == 1 and len(losers) == 1
     final = runtime.ticket(ticket.id)
-    assert final.data["priority"] == winners[0] and final.row_version == 2
+    assert final.data["summary"] == winners[0] and final.row_version == 2
 
 
 def test_completing_a_task_moves_the_ticket_on(runtime, ticket_data):
