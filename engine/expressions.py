@@ -23,7 +23,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from itertools import pairwise
 from typing import Any
@@ -70,11 +70,14 @@ class Function:
 FUNCTIONS: dict[str, Function] = {}
 
 
-def function(name: str, min_args: int, max_args: int | None = None, returns: str = "any", **kw: Any):
-    """Register ``fn`` as an expression function called ``name``."""
+SAME = -1  # max_args default: exactly min_args arguments
+
+
+def function(name: str, min_args: int, max_args: int | None = SAME, returns: str = "any", **kw: Any):
+    """Register ``fn`` as an expression function called ``name`` (``max_args=None``: any number)."""
 
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-        FUNCTIONS[name] = Function(fn, min_args, min_args if max_args is None else max_args, returns, **kw)
+        FUNCTIONS[name] = Function(fn, min_args, min_args if max_args == SAME else max_args, returns, **kw)
         return fn
 
     return deco
@@ -101,16 +104,52 @@ function("sum", 1, returns="number")(lambda v: _sum(_present(v)))
 function("min", 1, None, returns="any")(_aggregate(min))
 function("max", 1, None, returns="any")(_aggregate(max))
 function("abs", 1, returns="number")(lambda v: None if v is None else abs(v))
-function("round", 1, 2, returns="number")(lambda v, n=0: None if v is None else round(v, int(n)))
-function("lower", 1, returns="text")(lambda s: None if s is None else str(s).lower())
-function("upper", 1, returns="text")(lambda s: None if s is None else str(s).upper())
-function("trim", 1, returns="text")(lambda s: None if s is None else str(s).strip())
-function("str", 1, returns="text")(lambda v: "" if v is None else _bounded_text(str(v)))
-function("int", 1, returns="number")(lambda v: None if v in (None, "") else int(Decimal(str(v))))
-function("float", 1, returns="number")(lambda v: None if v in (None, "") else float(v))
-function("contains", 2, returns="bool")(lambda hay, needle: hay is not None and needle in hay)
-function("startswith", 2, returns="bool")(lambda s, p: s is not None and str(s).startswith(str(p)))
-function("endswith", 2, returns="bool")(lambda s, p: s is not None and str(s).endswith(str(p)))
+function("round", 1, 2, returns="number")(lambda v, n=0: _round(v, n))
+
+
+def _text(value: Any) -> str | None:
+    """A value as text for text functions: text itself, or a scalar; never a whole list."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float | Decimal | dt.date):
+        return str(value)
+    raise ExprError("expr.not_text", value=type(value).__name__)
+
+
+def _number_of(value: Any, kind: type) -> Any:
+    if value is None or value == "":
+        return None
+    number = Decimal(str(value).strip())
+    if not number.is_finite() or abs(number) >= 10**18:
+        raise ExprError("expr.number_too_big")
+    return kind(number)
+
+
+def _round(value: Any, places: Any = 0) -> Any:
+    """Half up, as people round (2.5 → 3), exact for money."""
+    if value is None:
+        return None
+    step = Decimal(1).scaleb(-int(places))
+    exact = _decimal(value).quantize(step, rounding=ROUND_HALF_UP)
+    if isinstance(value, Decimal):
+        return exact
+    return int(exact) if int(places) <= 0 else float(exact)
+
+
+function("lower", 1, returns="text")(lambda s: None if s is None else _text(s).lower())
+function("upper", 1, returns="text")(lambda s: None if s is None else _text(s).upper())
+function("trim", 1, returns="text")(lambda s: None if s is None else _text(s).strip())
+function("str", 1, returns="text")(lambda v: "" if v is None else _bounded_text(_text(v)))
+function("int", 1, returns="number")(lambda v: _number_of(v, int))
+function("float", 1, returns="number")(lambda v: _number_of(v, float))
+function("contains", 2, returns="bool")(lambda hay, needle: _contains(needle, hay))
+function("startswith", 2, returns="bool")(
+    lambda s, p: s is not None and p is not None and _text(s).startswith(_text(p))
+)
+function("endswith", 2, returns="bool")(
+    lambda s, p: s is not None and p is not None and _text(s).endswith(_text(p))
+)
+# if_else and coalesce are compiled lazily (see LAZY): only what is needed is evaluated.
 function("if_else", 3, returns="any")(lambda cond, a, b: a if cond else b)
 function("coalesce", 1, None, returns="any")(lambda *vs: next((v for v in vs if v not in (None, "")), None))
 function("any", 1, returns="bool")(lambda v: any(_present(v)))
@@ -133,8 +172,9 @@ def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-#: Nested quantifiers such as ``(a+)+`` backtrack exponentially; refuse them outright.
-_NESTED_QUANTIFIER = re.compile(r"\([^)]*[+*}][^)]*\)\s*[+*{]")
+#: A quantified group — ``(a+)+``, ``((a)+)+``, ``(a|a)+`` — is how regexes backtrack
+#: exponentially; expressions have no need for one, so any group followed by a quantifier is refused.
+_NESTED_QUANTIFIER = re.compile(r"\)\s*(?:[+*]|\{\d*,)")
 
 
 def check_regex(pattern: str) -> str | None:
@@ -142,7 +182,7 @@ def check_regex(pattern: str) -> str | None:
     if len(pattern) > 200:
         return "pattern longer than 200 characters"
     if _NESTED_QUANTIFIER.search(pattern):
-        return "nested quantifiers such as (a+)+ can take forever"
+        return "a repeated group such as (a+)+ can take forever; repeat single characters instead"
     try:
         _regex(pattern)
     except re.error as exc:
@@ -154,7 +194,7 @@ def check_regex(pattern: str) -> str | None:
 def _match(text: Any, pattern: str) -> bool:
     if text is None:
         return False
-    text = str(text)
+    text = _text(text)
     if len(text) > MAX_REGEX_SUBJECT:
         raise ExprError("expr.too_long", limit=MAX_REGEX_SUBJECT)
     return _regex(pattern).search(text) is not None
@@ -168,7 +208,7 @@ def _as_date(value: Any) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
     text = str(value)
-    return dt.datetime.fromisoformat(text).date() if "T" in text else dt.date.fromisoformat(text)
+    return dt.datetime.fromisoformat(text).date() if len(text) > 10 else dt.date.fromisoformat(text)
 
 
 def _as_datetime(value: Any) -> dt.datetime | None:
@@ -257,11 +297,11 @@ def _arith(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
 def _mul(a: Any, b: Any) -> Any:
     if a is None or b is None:
         return None
-    if isinstance(a, str | list | tuple) or isinstance(b, str | list | tuple):
-        seq, times = (a, b) if isinstance(a, str | list | tuple) else (b, a)
-        if isinstance(times, int) and len(seq) * max(times, 0) > (
-            MAX_TEXT if isinstance(seq, str) else MAX_LIST
-        ):
+    if isinstance(a, list | tuple | dict) or isinstance(b, list | tuple | dict):
+        raise ExprError("expr.list_repeat")  # lists are data, never built by repetition
+    if isinstance(a, str) or isinstance(b, str):
+        text, times = (a, b) if isinstance(a, str) else (b, a)
+        if isinstance(times, int) and len(text) * max(times, 0) > MAX_TEXT:
             raise ExprError("expr.too_long", limit=MAX_TEXT)
     a, b = _numeric_pair(a, b)
     return a * b
@@ -273,7 +313,10 @@ def _pow(a: Any, b: Any) -> Any:
     if abs(b) > MAX_POWER_EXPONENT or abs(a) > MAX_POWER_BASE:
         raise ExprError("expr.power_too_big", limit=MAX_POWER_EXPONENT)
     a, b = _numeric_pair(a, b)
-    return a**b
+    result = a**b
+    if isinstance(result, complex):
+        raise ExprError("expr.runtime", source="**", detail="the result is not a real number")
+    return result
 
 
 def _add(a: Any, b: Any) -> Any:
@@ -295,13 +338,19 @@ def _div(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     return apply
 
 
+def _mod(a: Any, b: Any) -> Any:
+    if isinstance(a, str):  # '%s' % x formatting can build unbounded text
+        raise ExprError("expr.text_format")
+    return a % b
+
+
 BIN_OPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: _add,
     ast.Sub: _arith(operator.sub),
     ast.Mult: _mul,
     ast.Div: _div(operator.truediv),
     ast.FloorDiv: _div(operator.floordiv),
-    ast.Mod: _div(operator.mod),
+    ast.Mod: _div(_mod),
     ast.Pow: _pow,
 }
 
@@ -317,12 +366,24 @@ def _ordered(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
 
 
 def _contains(a: Any, b: Any) -> bool:
-    return b is not None and a in b
+    if a is None or b is None:
+        return False
+    if isinstance(b, str):
+        return _text(a) in b
+    if isinstance(a, Decimal) and isinstance(b, list | tuple):
+        return any(_eq(a, item) for item in b)
+    return a in b
+
+
+def _eq(a: Any, b: Any) -> bool:
+    if type(a) is Decimal or type(b) is Decimal:
+        a, b = _numeric_pair(a, b)
+    return a == b
 
 
 CMP_OPS: dict[type, Callable[[Any, Any], bool]] = {
-    ast.Eq: operator.eq,
-    ast.NotEq: operator.ne,
+    ast.Eq: _eq,
+    ast.NotEq: lambda a, b: not _eq(a, b),
     ast.Lt: _ordered(operator.lt),
     ast.LtE: _ordered(operator.le),
     ast.Gt: _ordered(operator.gt),
@@ -364,6 +425,8 @@ def _index(value: Any, key: Any) -> Any:
     if value is None or key is None:
         return None
     if isinstance(value, Mapping):
+        if isinstance(key, str) and key.startswith("_"):
+            raise ExprError("expr.private_name", name=key)
         return value.get(key)
     if isinstance(value, list | tuple | str) and isinstance(key, int) and not isinstance(key, bool):
         return value[key] if -len(value) <= key < len(value) else None
@@ -384,25 +447,27 @@ class Expression:
             return self.fn(ctx)
         except ExprError:
             raise
-        except (TypeError, ValueError, ArithmeticError, OverflowError) as exc:
+        except (TypeError, ValueError, ArithmeticError, OverflowError, LookupError) as exc:
             raise ExprError("expr.runtime", source=self.source, detail=str(exc)[:200]) from None
 
 
-def _column(source: str, node: ast.AST) -> int:
-    """1-based character column of ``node`` (ast gives UTF-8 byte offsets)."""
+def _column(source: str, node: ast.AST, lead: int = 0) -> int:
+    """1-based character column of ``node`` in the text as written (ast gives UTF-8 byte offsets
+    into the stripped text; ``lead`` is how much leading blank space was stripped)."""
     offset = getattr(node, "col_offset", 0) or 0
     line = source.splitlines()[max(getattr(node, "lineno", 1) - 1, 0)] if source else ""
-    return len(line.encode("utf-8")[:offset].decode("utf-8", "replace")) + 1
+    return len(line.encode("utf-8")[:offset].decode("utf-8", "replace")) + 1 + lead
 
 
 class _Compiler:
-    def __init__(self, source: str):
+    def __init__(self, source: str, lead: int = 0):
         self.source = source
+        self.lead = lead
         self.names: set[str] = set()
         self.bound: list[str] = []
 
     def fail(self, node: ast.AST, code: str, **params: Any) -> ExprError:
-        return ExprError(code, source=self.source, column=_column(self.source, node), **params)
+        return ExprError(code, source=self.source, column=_column(self.source, node, self.lead), **params)
 
     def compile(self, node: ast.AST) -> Fn:
         handler = COMPILERS.get(type(node))
@@ -420,6 +485,9 @@ def _c_constant(c: _Compiler, node: ast.Constant) -> Fn:
     return lambda ctx: value
 
 
+JSON_NAMES = {"true": True, "false": False, "null": None}
+
+
 def _check_name(c: _Compiler, node: ast.AST, name: str) -> None:
     if name.startswith("_"):
         raise c.fail(node, "expr.private_name", name=name)
@@ -428,8 +496,8 @@ def _check_name(c: _Compiler, node: ast.AST, name: str) -> None:
 def _c_name(c: _Compiler, node: ast.Name) -> Fn:
     name = node.id
     _check_name(c, node, name)
-    if name in ("true", "false", "null"):  # the JSON spellings, for people who write JSON
-        value = {"true": True, "false": False, "null": None}[name]
+    if name in JSON_NAMES:  # the JSON spellings, for people who write JSON
+        value = JSON_NAMES[name]
         return lambda ctx: value
     if name not in c.bound:
         c.names.add(name)
@@ -508,25 +576,28 @@ def _c_compare(c: _Compiler, node: ast.Compare) -> Fn:
     if len(ops) == 1:
         op = ops[0]
         right = node.comparators[0]
-        # The common shapes get one closure instead of three.
+        lf, rf = c.compile(left), c.compile(right)
         constant_right = isinstance(right, ast.Constant) or (
             isinstance(right, ast.Tuple | ast.List | ast.Set)
             and all(isinstance(e, ast.Constant) for e in right.elts)
         )
-        if isinstance(left, ast.Name) and left.id not in ("true", "false", "null") and constant_right:
-            key = left.id
-            get_left = c.compile(left)
-            constant = c.compile(right)({})
-            if key in c.bound:
-                return lambda ctx: op(get_left(ctx), constant)
-            if op is operator.eq:
-                return lambda ctx: ctx.get(key) == constant
-            if op is operator.ne:
-                return lambda ctx: ctx.get(key) != constant
-            if isinstance(constant, frozenset) and op is _contains:
-                return lambda ctx: ctx.get(key) in constant
+        # The common shapes — a field against a literal — get one closure instead of three.
+        if (
+            isinstance(left, ast.Name)
+            and left.id not in c.bound
+            and left.id not in JSON_NAMES
+            and constant_right
+        ):
+            key, constant = left.id, rf({})
+            if op is _contains or isinstance(node.ops[0], ast.NotIn):
+                members = _membership_set(constant) if not isinstance(constant, str) else None
+                if members is not None:
+                    if op is _contains:
+                        return lambda ctx: (v := ctx.get(key)) is not None and _hashable(v) and v in members
+                    return lambda ctx: not ((v := ctx.get(key)) is not None and _hashable(v) and v in members)
+            elif op is _eq and not isinstance(constant, float):
+                return lambda ctx: _eq(ctx.get(key), constant)
             return lambda ctx: op(ctx.get(key), constant)
-        lf, rf = c.compile(left), c.compile(right)
         return lambda ctx: op(lf(ctx), rf(ctx))
     fns = [c.compile(left), *(c.compile(x) for x in node.comparators)]
 
@@ -542,6 +613,10 @@ def _c_compare(c: _Compiler, node: ast.Compare) -> Fn:
     return chain
 
 
+def _hashable(value: Any) -> bool:
+    return not isinstance(value, list | dict)
+
+
 def _c_ifexp(c: _Compiler, node: ast.IfExp) -> Fn:
     test, body, orelse = c.compile(node.test), c.compile(node.body), c.compile(node.orelse)
     return lambda ctx: body(ctx) if test(ctx) else orelse(ctx)
@@ -551,13 +626,21 @@ def _c_sequence(c: _Compiler, node: ast.Tuple | ast.List | ast.Set) -> Fn:
     if len(node.elts) > MAX_LIST:
         raise c.fail(node, "expr.too_long", limit=MAX_LIST)
     items = [c.compile(e) for e in node.elts]
+    kind: Callable[[Any], Any] = {ast.Tuple: tuple, ast.List: list, ast.Set: frozenset}[type(node)]
     if all(isinstance(e, ast.Constant) for e in node.elts):
-        values = tuple(i({}) for i in items)
-        # Constant collections are only ever tested for membership or iterated: a frozenset
-        # answers `in` in one step when all members are hashable.
-        frozen: Any = frozenset(values) if isinstance(node, ast.Tuple | ast.Set) else list(values)
-        return lambda ctx: frozen
-    return lambda ctx: [i(ctx) for i in items]
+        constant = kind(i({}) for i in items)
+        return lambda ctx: constant
+    return lambda ctx: kind(i(ctx) for i in items)
+
+
+def _membership_set(values: Any) -> frozenset[Any] | None:
+    """Constant options for a one-step ``in`` test; floats also match equal money (Decimal)."""
+    try:
+        members = set(values)
+    except TypeError:
+        return None
+    members |= {Decimal(str(v)) for v in values if isinstance(v, float)}
+    return frozenset(members)
 
 
 def _c_call(c: _Compiler, node: ast.Call) -> Fn:
@@ -581,6 +664,8 @@ def _c_call(c: _Compiler, node: ast.Call) -> Fn:
         if reason:
             raise c.fail(arg, "expr.bad_regex", reason=reason)
     args = [c.compile(a) for a in node.args]
+    if name in LAZY:
+        return LAZY[name](args)
     fn = spec.fn
     if len(args) == 1:
         (a,) = args
@@ -591,8 +676,28 @@ def _c_call(c: _Compiler, node: ast.Call) -> Fn:
     return lambda ctx: fn(*(a(ctx) for a in args))
 
 
+def _lazy_if_else(args: list[Fn]) -> Fn:
+    test, then, otherwise = args
+    return lambda ctx: then(ctx) if test(ctx) else otherwise(ctx)
+
+
+def _lazy_coalesce(args: list[Fn]) -> Fn:
+    def first(ctx: Ctx) -> Any:
+        for arg in args:
+            value = arg(ctx)
+            if value is not None and value != "":
+                return value
+        return None
+
+    return first
+
+
+#: Functions whose arguments are evaluated only as far as needed (a branch not taken may divide by 0).
+LAZY: dict[str, Callable[[list[Fn]], Fn]] = {"if_else": _lazy_if_else, "coalesce": _lazy_coalesce}
+
+
 def _c_comprehension(c: _Compiler, node: ast.GeneratorExp | ast.ListComp) -> Fn:
-    if len(node.generators) != 1:
+    if len(node.generators) != 1 or c.bound:  # one loop, never a loop inside a loop: cost stays linear
         raise c.fail(node, "expr.one_loop")
     gen = node.generators[0]
     if not isinstance(gen.target, ast.Name) or gen.is_async:
@@ -644,44 +749,51 @@ COMPILERS: dict[type, Callable[[_Compiler, Any], Fn]] = {
 }
 
 
-def parse(source: str) -> ast.AST:
-    """simpleeval's parser, with limits on size and nesting checked before and after."""
+def parse(source: str) -> tuple[ast.AST, str, int]:
+    """simpleeval's parser (ast.parse), with limits on size and nesting checked before and after.
+
+    Returns the tree, the stripped text it was parsed from, and how many leading blanks were cut.
+    """
     if not isinstance(source, str) or not source.strip():
         raise ExprError("expr.empty", source=source, column=1)
     if len(source) > MAX_SOURCE:
         raise ExprError("expr.too_long", source=source[:40] + "…", column=MAX_SOURCE, limit=MAX_SOURCE)
     if source.count("(") + source.count("[") > MAX_DEPTH * 2:
         raise ExprError("expr.too_deep", source=source[:40] + "…", column=1, limit=MAX_DEPTH)
+    text = source.strip()
+    lead = len(source) - len(source.lstrip())
     try:
-        # simpleeval parses with ast.parse too; mode="eval" also refuses statements and `a; b`.
-        tree = ast.parse(source.strip(), mode="eval").body
+        # mode="eval" also refuses statements, assignments and `a; b`.
+        tree = ast.parse(text, mode="eval").body
     except SyntaxError as exc:
-        column = exc.offset or 1
-        raise ExprError("expr.syntax", source=source, column=column, detail=exc.msg) from None
+        column = (exc.offset or 0) if 0 < (exc.offset or 0) <= len(text) else len(text) + 1
+        raise ExprError("expr.syntax", source=source, column=column + lead, detail=exc.msg) from None
     except (RecursionError, MemoryError, ValueError) as exc:
         raise ExprError("expr.too_deep", source=source[:40] + "…", column=1, limit=MAX_DEPTH) from exc
-    _check_shape(source, tree)
-    return tree
+    _check_shape(text, tree, lead)
+    return tree, text, lead
 
 
-def _check_shape(source: str, tree: ast.AST) -> None:
+def _check_shape(source: str, tree: ast.AST, lead: int) -> None:
     count = 0
     stack = [(tree, 1)]
     while stack:
         node, depth = stack.pop()
         count += 1
         if depth > MAX_DEPTH:
-            raise ExprError("expr.too_deep", source=source, column=_column(source, node), limit=MAX_DEPTH)
+            raise ExprError(
+                "expr.too_deep", source=source, column=_column(source, node, lead), limit=MAX_DEPTH
+            )
         if count > MAX_NODES:
-            raise ExprError("expr.too_big", source=source, column=1, limit=MAX_NODES)
+            raise ExprError("expr.too_big", source=source, column=1 + lead, limit=MAX_NODES)
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
 @lru_cache(maxsize=4096)
 def compile_expr(source: str) -> Expression:
     """Compile ``source`` once (cached by its text); raises ExprError with the column on bad input."""
-    tree = parse(source)
-    compiler = _Compiler(source.strip())
+    tree, text, lead = parse(source)
+    compiler = _Compiler(text, lead)
     fn = compiler.compile(tree)
     return Expression(source, frozenset(compiler.names), fn)
 
@@ -714,26 +826,27 @@ class Finding:
 def check_expression(source: str, names: Mapping[str, NameInfo], want: str | None = None) -> list[Finding]:
     """Static problems of ``source`` against the names it may use (empty list: fine)."""
     try:
-        tree = parse(source)
-        _Compiler(source.strip()).compile(tree)
+        compile_expr(source)
+        tree, text, lead = parse(source)
     except ExprError as exc:
-        return [Finding(exc.code, exc.params.get("column") or 1, {k: v for k, v in exc.params.items()})]
-    checker = _Checker(source.strip(), names)
+        return [Finding(exc.code, exc.params.get("column") or 1, dict(exc.params))]
+    checker = _Checker(text, names, lead)
     kind = checker.visit(tree)
     # A filled-in text or list is a fine condition ("fix_version"); arithmetic is a slip.
     if want == BOOL and kind == NUMBER and isinstance(tree, ast.BinOp) and not checker.findings:
-        checker.findings.append(Finding("expr.not_a_condition", 1, {"type": kind}))
+        checker.findings.append(Finding("expr.not_a_condition", 1 + lead, {"type": kind}))
     return checker.findings
 
 
 class _Checker:
-    def __init__(self, source: str, names: Mapping[str, NameInfo]):
+    def __init__(self, source: str, names: Mapping[str, NameInfo], lead: int = 0):
         self.source = source
+        self.lead = lead
         self.names = dict(names)
         self.findings: list[Finding] = []
 
     def add(self, node: ast.AST, code: str, **params: Any) -> None:
-        self.findings.append(Finding(code, _column(self.source, node), params))
+        self.findings.append(Finding(code, _column(self.source, node, self.lead), params))
 
     def info(self, node: ast.AST) -> NameInfo | None:
         if isinstance(node, ast.Name):

@@ -39,9 +39,16 @@ def t(code: str, lang: str | None = None, /, **params: Any) -> str:
         return code if not params else f"{code} {params}"
     template = texts[current_lang(lang)]
     try:
-        return template.format(**params)
-    except (KeyError, IndexError, ValueError):
+        return template.format_map(_Params(params))
+    except (IndexError, ValueError):
         return template
+
+
+class _Params(dict):
+    """A parameter a message names but the caller did not give shows as … rather than {name}."""
+
+    def __missing__(self, key: str) -> str:
+        return "…"
 
 
 def text_of(value: Any, lang: str | None = None) -> str:

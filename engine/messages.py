@@ -310,8 +310,8 @@ register(
             "en": "Unusable regular expression: {reason} (column {column}).",
         },
         "expr.one_loop": {
-            "zh": "推导式只能有一个 for(第 {column} 列)。",
-            "en": "A comprehension may have only one for (column {column}).",
+            "zh": "推导式只能有一个 for,且不能嵌套在另一个推导式中(第 {column} 列)。",
+            "en": "A comprehension has one for and cannot sit inside another one (column {column}).",
         },
         "expr.too_long": {
             "zh": "文本或列表过长(上限 {limit})。",
@@ -329,6 +329,13 @@ register(
             "zh": "乘方过大(指数上限 {limit})。",
             "en": "Power too large (exponent limit {limit}).",
         },
+        "expr.text_format": {
+            "zh": "不能用 % 格式化文本。请用 + 拼接,如 'P' + str(n)。",
+            "en": "Text cannot be formatted with %. Join with +, as in 'P' + str(n).",
+        },
+        "expr.list_repeat": {"zh": "列表不能用 * 重复。", "en": "Lists cannot be repeated with *."},
+        "expr.not_text": {"zh": "这里需要文本,实际是 {value}。", "en": "Text is needed here, not {value}."},
+        "expr.number_too_big": {"zh": "数字过大。", "en": "The number is too large."},
         "expr.division_by_zero": {"zh": "除数为零。", "en": "Division by zero."},
         "expr.not_a_list": {
             "zh": "这里需要列表,实际是 {value}。",

@@ -63,16 +63,9 @@ def field_type(name: str, options: set[str] | frozenset[str] = frozenset(), **kw
 
 
 # --------------------------------------------------------------------------- helpers
-def _text_checks(f: FieldDef, value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise Invalid("field.not_text")
-    value = str(value)
-    lo, hi = f.get("min_length"), f.get("max_length")
-    if hi is not None and len(value) > hi:
-        raise Invalid("field.too_long", max=hi, length=len(value))
-    if lo is not None and len(value) < lo:
-        raise Invalid("field.too_short", min=lo, length=len(value))
-    return value
+#: Without a max_length of their own, text fields still refuse what no ticket needs (10 MB).
+DEFAULT_MAX_LENGTH = {"text": 1_000, "email": 254, "phone": 32, "url": 2_000}
+LONG_TEXT_LIMIT = 200_000
 
 
 def _pattern(f: FieldDef, default: str | None = None) -> re.Pattern[str] | None:
@@ -81,13 +74,30 @@ def _pattern(f: FieldDef, default: str | None = None) -> re.Pattern[str] | None:
 
 
 def _string_cleaner(default_pattern: str | None = None, code: str = "field.pattern") -> Callable:
+    """Text-like fields; every limit is looked up once, when the form is compiled."""
+
     def factory(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
         rx = _pattern(f, default_pattern)
+        fullmatch = rx.fullmatch if rx is not None else None
+        shown = rx.pattern if rx is not None else ""
+        lo = f.get("min_length")
+        hi = f.get("max_length") or DEFAULT_MAX_LENGTH.get(f.type, LONG_TEXT_LIMIT)
+        strip = default_pattern is not None
 
         def clean(value: Any) -> str:
-            value = _text_checks(f, value).strip() if default_pattern else _text_checks(f, value)
-            if rx is not None and not rx.fullmatch(value):
-                raise Invalid(code, pattern=rx.pattern)
+            if type(value) is not str:
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise Invalid("field.not_text")
+                value = str(value)
+            if strip:
+                value = value.strip()
+            n = len(value)
+            if n > hi:
+                raise Invalid("field.too_long", max=hi, length=n)
+            if lo is not None and n < lo:
+                raise Invalid("field.too_short", min=lo, length=n)
+            if fullmatch is not None and fullmatch(value) is None:
+                raise Invalid(code, pattern=shown)
             return value
 
         return clean
@@ -100,31 +110,46 @@ MAX_MAGNITUDE = 10**15
 MAX_NUMBER_TEXT = 40
 
 
-def _number(f: FieldDef, value: Any, integer: bool = False) -> int | float:
-    if isinstance(value, bool):
-        raise Invalid("field.not_number")
-    if isinstance(value, str):
+def _parse_number(value: Any) -> int | float:
+    if type(value) is int or type(value) is float:
+        number = value
+    elif isinstance(value, str):
         text = value.strip()
         if not text or len(text) > MAX_NUMBER_TEXT:
             raise Invalid("field.not_number")
         try:
-            value = int(text) if text.lstrip("+-").isdigit() else float(text)
+            number = int(text) if text.lstrip("+-").isdigit() else float(text)
         except ValueError:
             raise Invalid("field.not_number") from None
-    if not isinstance(value, int | float) or (isinstance(value, float) and not math.isfinite(value)):
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        number = value
+    else:
         raise Invalid("field.not_number")
-    if abs(value) >= MAX_MAGNITUDE:
+    if not -MAX_MAGNITUDE < number < MAX_MAGNITUDE:  # also false for NaN and infinities
+        if number != number or number in (math.inf, -math.inf):
+            raise Invalid("field.not_number")
         raise Invalid("field.number_too_big", max=MAX_MAGNITUDE)
-    if integer:
-        if value != int(value):
-            raise Invalid("field.not_integer")
-        value = int(value)
+    return number
+
+
+def _number_cleaner(f: FieldDef, integer: bool = False, precision: int | None = None) -> Cleaner:
     lo, hi = f.get("min"), f.get("max")
-    if lo is not None and value < lo:
-        raise Invalid("field.too_small", min=lo)
-    if hi is not None and value > hi:
-        raise Invalid("field.too_large", max=hi)
-    return value
+
+    def clean(value: Any) -> int | float:
+        number = _parse_number(value)
+        if integer:
+            if number != int(number):
+                raise Invalid("field.not_integer")
+            number = int(number)
+        elif precision is not None:
+            number = round(number, precision)
+        if lo is not None and number < lo:
+            raise Invalid("field.too_small", min=lo)
+        if hi is not None and number > hi:
+            raise Invalid("field.too_large", max=hi)
+        return number
+
+    return clean
 
 
 def option_values(f: FieldDef, ctx: Mapping[str, Any]) -> list[Any]:
@@ -153,11 +178,7 @@ field_type("url", {"max_length", "pattern"})(_string_cleaner(r"https?://[^\s/$.?
 @field_type("number", {"min", "max", "precision"}, expr_type="number")
 def _number_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
     precision = f.get("precision")
-    if precision == 0:
-        return lambda v: _number(f, v, integer=True)
-    if precision is None:
-        return lambda v: _number(f, v)
-    return lambda v: round(_number(f, v), precision)
+    return _number_cleaner(f, integer=precision == 0, precision=precision)
 
 
 @field_type("money", {"min", "max", "precision", "currency"}, expr_type="number", to_expr=Decimal)
@@ -196,10 +217,10 @@ def _rating_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
     top = f.get("max", 5)
 
     def clean(value: Any) -> int:
-        value = _number(f, value, integer=True)
-        if not 0 <= value <= top:
+        number = _parse_number(value)
+        if number != int(number) or not 0 <= number <= top:
             raise Invalid("field.rating_range", max=top)
-        return value
+        return int(number)
 
     return clean
 

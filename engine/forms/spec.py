@@ -26,7 +26,7 @@ _EMPTY = (None, "", [], {})
 
 
 def is_empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
+    return value is None or value == "" or (type(value) in (list, dict) and not value)
 
 
 @dataclass(frozen=True)
@@ -64,11 +64,21 @@ class FieldsSpec:
     formulas: tuple[FieldSpec, ...] = ()  # computed fields in dependency order
 
     def __post_init__(self) -> None:
+        # Derived lookups, computed once: the hot path only walks what it must.
         object.__setattr__(self, "by_key", {f.key: f for f in self.fields})
         has_logic = any(f.visible_if or f.required_if or f.readonly_if for f in self.fields) or bool(
             self.formulas
         )
         object.__setattr__(self, "has_logic", has_logic)
+        # Fields that accept input, with their cleaners; computed and read-only ones are refused.
+        accepting = {f.key: f.clean for f in self.fields if not (f.computed or f.readonly)}
+        object.__setattr__(self, "cleaners", accepting)
+        object.__setattr__(
+            self, "defaulted", tuple(f for f in self.fields if f.default is not None or f.default_from)
+        )
+        object.__setattr__(
+            self, "required_keys", tuple(f.key for f in self.fields if f.required and not f.computed)
+        )
 
     def clean(
         self,
@@ -89,27 +99,29 @@ class FieldsSpec:
             problems.append(Problem(prefix, "form.not_an_object"))
             return {}
         by_key: dict[str, FieldSpec] = self.by_key  # type: ignore[attr-defined]
+        cleaners: dict[str, Cleaner] = self.cleaners  # type: ignore[attr-defined]
         given: dict[str, Any] = {}
         for key, value in data.items():
-            spec = by_key.get(key)
-            if spec is None:
-                problems.append(Problem(dot + str(key), "form.unknown_field", {"field": key}))
-            elif spec.computed or spec.readonly:
-                problems.append(Problem(dot + key, "form.readonly_field", {"field": key}))
-            elif is_empty(value):
+            clean = cleaners.get(key)
+            if clean is None:
+                code = "form.readonly_field" if key in by_key else "form.unknown_field"
+                problems.append(Problem(dot + str(key), code, {"field": key}))
+            elif value is None or value == "" or (type(value) in (list, dict) and not value):
                 given[key] = None
             else:
                 try:
-                    given[key] = spec.clean(value)
+                    given[key] = clean(value)
                 except Invalid as bad:
                     given[key] = _INVALID
                     if bad.nested:
                         problems.extend(bad.nested)
                     else:
                         problems.append(Problem(dot + key, bad.code, {"field": key, **bad.params}))
+        if not partial and not current and not self.has_logic:  # type: ignore[attr-defined]
+            return self._plain_create(given, problems, dot, env)
         record = dict(current or {})
         if not partial:
-            for spec in self.fields:
+            for spec in self.defaulted:  # type: ignore[attr-defined]
                 if spec.key not in given and spec.key not in record:
                     default = _default_of(spec, env)
                     if default is not None:
@@ -141,6 +153,23 @@ class FieldsSpec:
             given[spec.key] = value
             ctx[spec.key] = _typed(spec, value)
         return self._result(record, given, partial, current)
+
+    def _plain_create(
+        self, given: dict[str, Any], problems: list[Problem], dot: str, env: Env | None
+    ) -> dict[str, Any]:
+        """A new record of a form without conditions or formulas: the common, fast case."""
+        for spec in self.defaulted:  # type: ignore[attr-defined]
+            if spec.key not in given:
+                default = _default_of(spec, env)
+                if default is not None:
+                    given[spec.key] = default
+        for key in self.required_keys:  # type: ignore[attr-defined]
+            value = given.get(key)
+            if value is None or value == "" or (type(value) in (list, dict) and not value):
+                problems.append(Problem(dot + key, "form.required", {"field": key}))
+        if problems:
+            return {k: v for k, v in given.items() if v is not _INVALID}
+        return given
 
     def _visible(self, ctx: dict[str, Any], problems: list[Problem], dot: str) -> Callable[[FieldSpec], bool]:
         cache: dict[str, bool] = {}
