@@ -595,8 +595,11 @@ def _c_compare(c: _Compiler, node: ast.Compare) -> Fn:
                     if op is _contains:
                         return lambda ctx: (v := ctx.get(key)) is not None and _hashable(v) and v in members
                     return lambda ctx: not ((v := ctx.get(key)) is not None and _hashable(v) and v in members)
-            elif op is _eq and not isinstance(constant, float):
-                return lambda ctx: _eq(ctx.get(key), constant)
+            elif not isinstance(constant, float) and isinstance(node.ops[0], ast.Eq | ast.NotEq):
+                # Against a non-float literal, Python's == is already exact (Decimal("2") == 2).
+                if isinstance(node.ops[0], ast.Eq):
+                    return lambda ctx: ctx.get(key) == constant
+                return lambda ctx: ctx.get(key) != constant
             return lambda ctx: op(ctx.get(key), constant)
         return lambda ctx: op(lf(ctx), rf(ctx))
     fns = [c.compile(left), *(c.compile(x) for x in node.comparators)]

@@ -203,9 +203,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
         sa.UniqueConstraint("record_id", "seq", name=op.f("uq_events_record_id_seq")),
     )
-    with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.create_index("ix_events_type_at", ["type", "at"], unique=False)
-
     op.create_table(
         "flow_instances",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -282,7 +279,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.create_index("ix_tasks_assignee_status", ["assignee_id", "status"], unique=False)
-        batch_op.create_index(batch_op.f("ix_tasks_instance_id"), ["instance_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_tasks_record_id"), ["record_id"], unique=False)
         batch_op.create_index("ix_tasks_status_due", ["status", "due_at"], unique=False)
 
@@ -294,7 +290,6 @@ def downgrade() -> None:
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.drop_index("ix_tasks_status_due")
         batch_op.drop_index(batch_op.f("ix_tasks_record_id"))
-        batch_op.drop_index(batch_op.f("ix_tasks_instance_id"))
         batch_op.drop_index("ix_tasks_assignee_status")
 
     op.drop_table("tasks")
@@ -307,9 +302,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_flow_instances_record_id"))
 
     op.drop_table("flow_instances")
-    with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.drop_index("ix_events_type_at")
-
     op.drop_table("events")
     with op.batch_alter_table("role_members", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_role_members_user_id"))
