@@ -211,6 +211,10 @@ register(
             "zh": "公式互相引用,形成循环:{cycle}。请打破循环。",
             "en": "Formulas refer to each other in a cycle: {cycle}. Break the cycle.",
         },
+        "form.field_locked": {
+            "zh": "字段 {field} 在当前环节不可修改({level})。",
+            "en": "Field {field} cannot be changed at this stage ({level}).",
+        },
         "form.required": {"zh": "{field} 为必填项。", "en": "{field} is required."},
         "field.not_text": {"zh": "请输入文本。", "en": "Enter text."},
         "field.too_long": {

@@ -7,6 +7,7 @@ After commit the outbox rows are handed to ``dispatch`` (the job queue) for deli
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from collections.abc import Callable, Mapping
@@ -22,9 +23,10 @@ from engine.definitions.loader import Loaded, load_definition
 from engine.errors import ActionError, ConflictError, NotFoundError
 from engine.flows import stepping
 from engine.flows.assignees import resolve_assignee
+from engine.forms.permissions import EVERYTHING, FieldAccess, needs_roles
 from engine.forms.spec import Env, FormSpec
 from engine.reactions import REACTORS, CommandContext, EmittedEvent
-from engine.specs import AppSpec, compile_app
+from engine.specs import AppSpec, TypeSpec, compile_app
 from engine.store.db import Database
 from engine.store.models import (
     App,
@@ -237,7 +239,8 @@ class Runtime:
             env = Env(
                 self._user(conn, actor, app_id, tspec.form), now, {"app": app_key, "ticket_type": ticket_type}
             )
-            clean = tspec.form.validate(data, env=env)
+            access = self._access(conn, tspec, tspec.flow.start, actor, app_id)
+            clean = tspec.form.validate(data, env=env, locked=access.locked())
             number = tspec.number.render(
                 now, self._next_seq(conn, f"{app_key}:{ticket_type}:{tspec.number.period(now)}")
             )
@@ -302,9 +305,16 @@ class Runtime:
                 raise ConflictError(number=rec.number, expected=expected_version, actual=rec.row_version)
             spec = self.spec_for(conn, rec.app_id, rec.app_version)
             now = self.clock()
-            form = spec.types[rec.ticket_type].form
-            changes = form.validate(
-                data, partial=True, current=rec.data, env=self._env(conn, rec, actor, form, now)
+            tspec = spec.types[rec.ticket_type]
+            access = self._access(
+                conn, tspec, rec.stage if rec.status != "closed" else None, actor, rec.app_id
+            )
+            changes = tspec.form.validate(
+                data,
+                partial=True,
+                current=rec.data,
+                env=self._env(conn, rec, actor, tspec.form, now),
+                locked=access.locked(),
             )
             new_data = dict(rec.data)
             events: list[tuple[str, dict[str, Any]]] = []
@@ -346,8 +356,9 @@ class Runtime:
             new_data = dict(rec.data)
             events: list[tuple[str, dict[str, Any]]] = []
             env = self._env(conn, rec, actor, tspec.form, now)
+            locked = self._access(conn, tspec, task.node_id, actor, rec.app_id).locked()
             for key, value in tspec.form.validate(
-                data or {}, partial=True, current=rec.data, env=env
+                data or {}, partial=True, current=rec.data, env=env, locked=locked
             ).items():
                 if new_data.get(key) != value:
                     events.append(("field_changed", {"field": key, "old": new_data.get(key), "new": value}))
@@ -405,19 +416,34 @@ class Runtime:
         return ticket
 
     # ------------------------------------------------------------------ reads
-    def ticket(self, record_id: int) -> Ticket:
+    def ticket(self, record_id: int, viewer: int | None = None) -> Ticket:
+        """The ticket; for a ``viewer``, without the fields hidden from them at its current stage."""
         with self.db.read() as conn:
             rec = self._record(conn, record_id)
-            return self._ticket(conn, rec, self.spec_for(conn, rec.app_id, rec.app_version))
+            spec = self.spec_for(conn, rec.app_id, rec.app_version)
+            ticket = self._ticket(conn, rec, spec)
+            if viewer is None:
+                return ticket
+            access = self._access(conn, spec.types[rec.ticket_type], rec.stage, viewer, rec.app_id)
+        return dataclasses.replace(ticket, data=access.filter(ticket.data))
 
-    def events(self, record_id: int) -> list[dict[str, Any]]:
+    def events(self, record_id: int, viewer: int | None = None) -> list[dict[str, Any]]:
+        """The ticket's history; for a ``viewer``, hidden fields' values are left out of it."""
         with self.db.read() as conn:
             rows = conn.execute(
                 select(E.c.seq, E.c.type, E.c.actor_id, E.c.at, E.c.payload)
                 .where(E.c.record_id == record_id)
                 .order_by(E.c.seq)
             ).all()
-        return [dict(r._mapping) for r in rows]
+            hidden: frozenset[str] = frozenset()
+            if viewer is not None and rows:
+                rec = self._record(conn, record_id)
+                tspec = self.spec_for(conn, rec.app_id, rec.app_version).types[rec.ticket_type]
+                hidden = self._access(conn, tspec, rec.stage, viewer, rec.app_id).hidden()
+        events = [dict(r._mapping) for r in rows]
+        return (
+            [e for e in (_without(event, hidden) for event in events) if e is not None] if hidden else events
+        )
 
     def tasks(self, record_id: int, status: str | None = "open") -> list[dict[str, Any]]:
         with self.db.read() as conn:
@@ -440,6 +466,25 @@ class Runtime:
             raise NotFoundError(what="ticket", ident=record_id)
         return rec
 
+    def _access(
+        self, conn: Connection, tspec: TypeSpec, stage: str | None, actor: int | None, app_id: int
+    ) -> FieldAccess:
+        """Field levels for ``actor`` at ``stage``; the system itself (no actor) may do everything."""
+        if actor is None:
+            return EVERYTHING
+        permissions = tspec.node_permissions(stage)
+        roles = self._roles(conn, actor, app_id) if needs_roles(permissions) else ()
+        return tspec.access(stage, roles)
+
+    def _roles(self, conn: Connection, actor: int, app_id: int) -> list[str]:
+        return list(
+            conn.execute(
+                select(Role.key)
+                .join(RoleMember, RoleMember.role_id == Role.id)
+                .where(RoleMember.user_id == actor, Role.app_id == app_id)
+            ).scalars()
+        )
+
     def _user(self, conn: Connection, actor: int | None, app_id: int, form: FormSpec) -> dict[str, Any]:
         """What ``user`` means in this app's expressions; loaded only when the form reads it."""
         if actor is None or not form.uses_user:
@@ -451,11 +496,7 @@ class Runtime:
         ).first()
         if row is None:
             return {"id": actor}
-        roles = conn.execute(
-            select(Role.key)
-            .join(RoleMember, RoleMember.role_id == Role.id)
-            .where(RoleMember.user_id == actor, Role.app_id == app_id)
-        ).scalars()
+        roles = self._roles(conn, actor, app_id)
         return {
             "id": row.id,
             "username": row.username,
@@ -598,6 +639,19 @@ class Runtime:
                 logging.getLogger("gongdan.runtime").warning(
                     "outbox dispatch failed; the sweep will pick it up"
                 )
+
+
+def _without(event: dict[str, Any], hidden: frozenset[str]) -> dict[str, Any] | None:
+    """An event as a viewer may see it: hidden fields' values removed (a change of one: dropped)."""
+    payload = event["payload"]
+    if event["type"] == "field_changed":
+        return None if payload.get("field") in hidden else event
+    if isinstance(payload.get("data"), dict):
+        data = {k: v for k, v in payload["data"].items() if k not in hidden}
+        return {**event, "payload": {**payload, "data": data}}
+    if isinstance(payload.get("fields"), list):
+        return {**event, "payload": {**payload, "fields": [f for f in payload["fields"] if f not in hidden]}}
+    return event
 
 
 def count_records(db: Database) -> int:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from engine.definitions.model import AppDef, TicketTypeDef
 from engine.flows.spec import FlowSpec, compile_flow
+from engine.forms.permissions import READONLY, FieldAccess, access_at
 from engine.forms.spec import FormSpec, compile_fields
 
 _TOKEN = re.compile(r"\{(yyyyMMdd|yyyyMM|yyyy|seq:(\d+))\}")
@@ -43,6 +45,23 @@ class TypeSpec:
     form: FormSpec
     flow: FlowSpec
     number: NumberFormat
+
+    def node_permissions(self, stage: str | None) -> Mapping[str, Any]:
+        """The permissions of a stage; a closed ticket (no stage) is read-only unless its end says more."""
+        if stage is None or stage not in self.flow.nodes:
+            return {"*": READONLY}
+        return self.flow.nodes[stage].get("permissions") or {}
+
+    def access(self, stage: str | None, roles: Iterable[str] = ()) -> FieldAccess:
+        """Which fields a person with ``roles`` may edit, only read, or not see at ``stage``."""
+        fields = self.definition.form.fields
+        return access_at(
+            [f.key for f in fields],
+            [f.key for f in fields if f.get("readonly")],
+            self.node_permissions(stage),
+            roles,
+            stage,
+        )
 
 
 @dataclass(frozen=True)

@@ -18,3 +18,16 @@ def complaint_form(definition: dict[str, Any], **overrides: Any) -> dict[str, An
     }
     data.update(overrides)
     return data
+
+
+def give_role(db: Any, user_id: int, app_key: str, role_key: str) -> None:
+    """Make ``user_id`` a member of the app's role ``role_key``."""
+    from sqlalchemy import insert, select
+
+    from engine.store.models import App, Role, RoleMember
+
+    with db.write() as conn:
+        role_id = conn.execute(
+            select(Role.id).join(App, App.id == Role.app_id).where(App.key == app_key, Role.key == role_key)
+        ).scalar_one()
+        conn.execute(insert(RoleMember).values(role_id=role_id, user_id=user_id))

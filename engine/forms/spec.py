@@ -88,6 +88,7 @@ class FieldsSpec:
         partial: bool = False,
         current: Mapping[str, Any] | None = None,
         env: Env | None = None,
+        locked: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """Cleaned values of ``data``; every problem is appended with its path (``items[2].qty``).
 
@@ -103,7 +104,11 @@ class FieldsSpec:
         given: dict[str, Any] = {}
         for key, value in data.items():
             clean = cleaners.get(key)
-            if clean is None:
+            if locked and key in locked:  # not editable at this stage, for this person
+                problems.append(
+                    Problem(dot + str(key), "form.field_locked", {"field": key, "level": locked[key]})
+                )
+            elif clean is None:
                 code = "form.readonly_field" if key in by_key else "form.unknown_field"
                 problems.append(Problem(dot + str(key), code, {"field": key}))
             elif value is None or value == "" or (type(value) in (list, dict) and not value):
@@ -364,10 +369,14 @@ class FormSpec:
         partial: bool = False,
         current: Mapping[str, Any] | None = None,
         env: Env | None = None,
+        locked: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Clean ``data`` or raise FormError carrying every field's problem (nothing is written)."""
+        """Clean ``data`` or raise FormError carrying every field's problem (nothing is written).
+
+        ``locked``: fields that refuse input at this stage for this person (see forms.permissions).
+        """
         problems: list[Problem] = []
-        out = self.body.clean(data, problems, partial=partial, current=current, env=env)
+        out = self.body.clean(data, problems, partial=partial, current=current, env=env, locked=locked)
         if problems:
             raise FormError(problems=problems, count=len(problems))
         return out
