@@ -211,6 +211,10 @@ register(
             "zh": "公式互相引用,形成循环:{cycle}。请打破循环。",
             "en": "Formulas refer to each other in a cycle: {cycle}. Break the cycle.",
         },
+        "form.not_unique": {
+            "zh": "{field} 的值已被另一张工单使用,必须唯一。请检查是否重复提交。",
+            "en": "The value of {field} is already used by another ticket and must be unique. Is this a duplicate?",
+        },
         "form.field_locked": {
             "zh": "字段 {field} 在当前环节不可修改({level})。",
             "en": "Field {field} cannot be changed at this stage ({level}).",

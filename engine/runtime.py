@@ -14,17 +14,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 import engine.rules  # noqa: F401  (registers the rule engine's reactors)
 from engine.definitions.diff import Change, diff
 from engine.definitions.loader import Loaded, load_definition
-from engine.errors import ActionError, ConflictError, NotFoundError
+from engine.errors import ActionError, ConflictError, FormError, NotFoundError, Problem
 from engine.flows import stepping
 from engine.flows.assignees import resolve_assignee
 from engine.forms.permissions import EVERYTHING, FieldAccess, needs_roles
-from engine.forms.spec import Env, FormSpec
+from engine.forms.spec import Env, FormSpec, is_empty, unique_text
 from engine.reactions import REACTORS, CommandContext, EmittedEvent
 from engine.specs import AppSpec, TypeSpec, compile_app
 from engine.store.db import Database
@@ -39,11 +40,12 @@ from engine.store.models import (
     Role,
     RoleMember,
     Task,
+    UniqueValue,
     User,
 )
 from engine.store.types import utcnow
 
-R, E, T, FI, OB = (m.__table__ for m in (Record, Event, Task, FlowInstance, Outbox))
+R, E, T, FI, OB, UV = (m.__table__ for m in (Record, Event, Task, FlowInstance, Outbox, UniqueValue))
 
 #: Delivery tries before a row is dead: with backoff 10 s doubling to 1 h, about six hours of outage.
 OUTBOX_MAX_ATTEMPTS = 14
@@ -241,6 +243,9 @@ class Runtime:
             )
             access = self._access(conn, tspec, tspec.flow.start, actor, app_id)
             clean = tspec.form.validate(data, env=env, locked=access.locked())
+            for key, pattern in tspec.autonumbers:
+                counter = f"{app_key}:{ticket_type}:{key}:{pattern.period(now)}"
+                clean[key] = pattern.render(now, self._next_seq(conn, counter))
             number = tspec.number.render(
                 now, self._next_seq(conn, f"{app_key}:{ticket_type}:{tspec.number.period(now)}")
             )
@@ -270,6 +275,7 @@ class Runtime:
                     "event_seq": last_seq,
                 },
             ).scalar_one()
+            self._claim_unique(conn, app_id, tspec, record_id, clean, tspec.unique_keys)
             instance_id = conn.execute(
                 INSERT_INSTANCE,
                 {
@@ -324,7 +330,9 @@ class Runtime:
                     new_data[key] = value
             if not events:
                 return self._ticket(conn, rec, spec)
-            events.append(("updated", {"fields": [p["field"] for _, p in events]}))
+            changed = [p["field"] for _, p in events]
+            self._claim_unique(conn, rec.app_id, tspec, record_id, new_data, tspec.unique_keys, changed)
+            events.append(("updated", {"fields": changed}))
             emitted = self._append_events(conn, record_id, rec.event_seq, events, actor, now)
             self._save_record(conn, rec, {"data": new_data, "updated_by": actor, "updated_at": now}, emitted)
             outbox = self._react(
@@ -363,6 +371,8 @@ class Runtime:
                 if new_data.get(key) != value:
                     events.append(("field_changed", {"field": key, "old": new_data.get(key), "new": value}))
                     new_data[key] = value
+            changed = [p["field"] for kind, p in events if kind == "field_changed"]
+            self._claim_unique(conn, rec.app_id, tspec, rec.id, new_data, tspec.unique_keys, changed)
             events.append(("task_completed", {"task": task_id, "node": task.node_id, "action": action}))
             inst = conn.execute(select(FI.c.id, FI.c.tokens).where(FI.c.id == task.instance_id)).one()
             walk = stepping.complete(tspec.flow, list(inst.tokens), task.node_id, action)
@@ -465,6 +475,56 @@ class Runtime:
         if rec is None:
             raise NotFoundError(what="ticket", ident=record_id)
         return rec
+
+    def _claim_unique(
+        self,
+        conn: Connection,
+        app_id: int,
+        tspec: TypeSpec,
+        record_id: int,
+        data: Mapping[str, Any],
+        keys: tuple[str, ...],
+        changed: list[str] | None = None,
+    ) -> None:
+        """Claim the values of unique fields for this ticket, or refuse the whole command."""
+        if changed is not None:
+            keys = tuple(k for k in keys if k in changed)
+        if not keys:
+            return
+        if changed is not None:
+            conn.execute(delete(UV).where(UV.c.record_id == record_id, UV.c.field.in_(keys)))
+        claims, problems = [], []
+        for key in keys:
+            if is_empty(data.get(key)):
+                continue
+            value = unique_text(data[key])
+            holder = conn.execute(
+                select(UV.c.record_id).where(
+                    UV.c.app_id == app_id,
+                    UV.c.ticket_type == tspec.key,
+                    UV.c.field == key,
+                    UV.c.value == value,
+                )
+            ).scalar()
+            if holder is not None and holder != record_id:
+                problems.append(Problem(key, "form.not_unique", {"field": key}))
+            claims.append(
+                {
+                    "app_id": app_id,
+                    "ticket_type": tspec.key,
+                    "field": key,
+                    "value": value,
+                    "record_id": record_id,
+                }
+            )
+        if problems:
+            raise FormError(problems=problems, count=len(problems))
+        if claims:
+            try:
+                conn.execute(insert(UV), claims)
+            except IntegrityError:  # another ticket claimed it in between (PostgreSQL)
+                found = [Problem(c["field"], "form.not_unique", {"field": c["field"]}) for c in claims]
+                raise FormError(problems=found, count=len(found)) from None
 
     def _access(
         self, conn: Connection, tspec: TypeSpec, stage: str | None, actor: int | None, app_id: int

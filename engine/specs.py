@@ -45,6 +45,8 @@ class TypeSpec:
     form: FormSpec
     flow: FlowSpec
     number: NumberFormat
+    autonumbers: tuple[tuple[str, NumberFormat], ...] = ()  # auto-number fields and their patterns
+    unique_keys: tuple[str, ...] = ()  # fields whose values must be unique within the ticket type
 
     def node_permissions(self, stage: str | None) -> Mapping[str, Any]:
         """The permissions of a stage; a closed ticket (no stage) is read-only unless its end says more."""
@@ -83,6 +85,12 @@ def compile_app(app: AppDef) -> AppSpec:
             form=FormSpec(key, compile_fields(tt.form.fields, ctx)),
             flow=compile_flow(tt.flow),
             number=NumberFormat(tt.number),
+            autonumbers=tuple(
+                (f.key, NumberFormat(f.get("format") or "{seq:6}"))
+                for f in tt.form.fields
+                if f.type == "autonumber"
+            ),
+            unique_keys=tuple(f.key for f in tt.form.fields if f.get("unique")),
         )
         for key, tt in app.ticket_types.items()
     }

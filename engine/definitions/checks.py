@@ -113,19 +113,24 @@ def field_options_fit_type(data: Mapping[str, Any]) -> Iterator[Found]:
             yield from _field_options(("ticket_types", tkey, *path), f, data)
 
 
+def _number_problems(path: tuple[str | int, ...], pattern: str) -> Iterator[Found]:
+    tokens = NUMBER_TOKEN.findall(pattern)
+    bad = [tok for tok in tokens if not NUMBER_TOKENS.fullmatch(tok)]
+    if bad:
+        yield path, "check.number_token", {"token": bad[0]}
+    elif not any(tok.startswith("seq:") for tok in tokens):
+        yield path, "check.number_needs_seq", {}
+
+
 @check
-def number_pattern(data: Mapping[str, Any]) -> Iterator[Found]:
+def number_patterns(data: Mapping[str, Any]) -> Iterator[Found]:
+    """Ticket numbers and auto-number fields use the same tokens and need a sequence."""
     for tkey, tt in _types(data):
-        pattern = tt.get("number")
-        if pattern is None:
-            continue
-        tokens = NUMBER_TOKEN.findall(pattern)
-        bad = [tok for tok in tokens if not NUMBER_TOKENS.fullmatch(tok)]
-        path = ("ticket_types", tkey, "number")
-        if bad:
-            yield path, "check.number_token", {"token": bad[0]}
-        elif not any(tok.startswith("seq:") for tok in tokens):
-            yield path, "check.number_needs_seq", {}
+        if isinstance(tt.get("number"), str):
+            yield from _number_problems(("ticket_types", tkey, "number"), tt["number"])
+        for path, f in _field_entries(tt):
+            if f["type"] == "autonumber" and isinstance(f.get("format"), str):
+                yield from _number_problems(("ticket_types", tkey, *path, "format"), f["format"])
 
 
 def _flow(tt: Mapping[str, Any]) -> Mapping[str, Any] | None:

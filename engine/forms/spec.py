@@ -11,6 +11,8 @@ field path, so the user sees all of them at once.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -23,6 +25,15 @@ from engine.expressions import ExprError, Expression, compile_expr
 from engine.forms.fields import FIELD_TYPES, Cleaner, Invalid
 
 _EMPTY = (None, "", [], {})
+
+
+def unique_text(value: Any) -> str:
+    """A value as compared for uniqueness: its text, or a digest when that is long or structured."""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
+    text = text.strip()
+    if len(text) > 200:
+        return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return text
 
 
 def is_empty(value: Any) -> bool:

@@ -217,3 +217,18 @@ class Schedule(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONData, default=dict)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     __table_args__ = (Index("ix_schedules_enabled_next", "enabled", "next_run_at"),)
+
+
+class UniqueValue(Base):
+    """Claims of values of ``unique`` fields, one per (app, ticket type, field, value).
+
+    The primary key makes uniqueness the database's job: two tickets racing for the same value
+    cannot both commit, whichever database runs underneath.
+    """
+
+    __tablename__ = "unique_values"
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id"), primary_key=True)
+    ticket_type: Mapped[str] = mapped_column(String(40), primary_key=True)
+    field: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255), primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), index=True)
