@@ -253,6 +253,32 @@ def _add_hours(value: Any, hours: Any) -> dt.datetime | None:
     return None if start is None or hours is None else start + dt.timedelta(hours=float(hours))
 
 
+@function("add_business_hours", 2, 3, returns="datetime")
+def _add_business_hours(value: Any, hours: Any, calendar_key: Any = "cn_workdays") -> dt.datetime | None:
+    """``hours`` working hours after ``value`` on a business calendar (default: cn_workdays)."""
+    start = _as_datetime(value)
+    if start is None or hours is None:
+        return None
+    return _calendar(calendar_key).add(start, float(hours))
+
+
+@function("business_hours_between", 2, 3, returns="number")
+def _business_hours_between(a: Any, b: Any, calendar_key: Any = "cn_workdays") -> float | None:
+    start, end = _as_datetime(a), _as_datetime(b)
+    if start is None or end is None:
+        return None
+    return round(_calendar(calendar_key).hours_between(start, end), 4)
+
+
+def _calendar(key: Any) -> Any:
+    from engine.calendars import CALENDARS
+
+    found = CALENDARS.get(str(key))
+    if found is None:
+        raise ExprError("expr.unknown_calendar", name=key, known=", ".join(sorted(CALENDARS)))
+    return found
+
+
 @function("weekday", 1, returns="number")
 def _weekday(value: Any) -> int | None:
     """Monday is 1 … Sunday is 7 (ISO)."""

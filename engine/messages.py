@@ -341,6 +341,10 @@ register(
             "zh": "不能用 % 格式化文本。请用 + 拼接,如 'P' + str(n)。",
             "en": "Text cannot be formatted with %. Join with +, as in 'P' + str(n).",
         },
+        "expr.unknown_calendar": {
+            "zh": "未知的工作日历 {name}。可用:{known}。",
+            "en": "Unknown business calendar {name}. Available: {known}.",
+        },
         "expr.list_repeat": {"zh": "列表不能用 * 重复。", "en": "Lists cannot be repeated with *."},
         "expr.not_text": {"zh": "这里需要文本,实际是 {value}。", "en": "Text is needed here, not {value}."},
         "expr.number_too_big": {"zh": "数字过大。", "en": "The number is too large."},

@@ -157,6 +157,11 @@ FUNCTION_CASES = [
     ("add_hours('2026-12-01T10:00', 1.5)", dt.datetime(2026, 12, 1, 11, 30, tzinfo=dt.UTC)),
     ("add_hours(n, 1)", None),
     ("add_hours('2026-12-01T10:00', n)", None),
+    # Friday 17:00 Beijing time + 2 working hours on cn_workdays is Monday 10:00 (02:00 UTC).
+    ("add_business_hours('2026-12-04T17:00+08:00', 2)", dt.datetime(2026, 12, 7, 2, 0, tzinfo=dt.UTC)),
+    ("add_business_hours(n, 2)", None),
+    ("business_hours_between('2026-12-04T17:00+08:00', '2026-12-07T10:00+08:00')", 2.0),
+    ("business_hours_between('2026-12-05T10:00+08:00', '2026-12-05T12:00+08:00', '24x7')", 2.0),
     ("weekday('2026-12-01')", 2),
     ("weekday(n)", None),
 ]

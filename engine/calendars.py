@@ -1,0 +1,111 @@
+"""Business calendars: when the clock of an SLA runs. A registry of named calendars.
+
+A calendar has a time zone, working weekdays, one or more working periods a day (a lunch break
+is the gap between two periods), holidays and make-up working days (调休). ``add`` moves a
+moment forward by working hours; ``hours_between`` counts the working hours between two moments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+MAX_DAYS = 3_700  # ten years: a calendar with no working time must not loop forever
+
+
+@dataclass(frozen=True)
+class Calendar:
+    key: str
+    timezone: str
+    weekdays: frozenset[int]  # ISO: Monday 1 … Sunday 7
+    periods: tuple[tuple[dt.time, dt.time], ...]
+    holidays: frozenset[dt.date] = field(default_factory=frozenset)
+    workdays: frozenset[dt.date] = field(default_factory=frozenset)  # weekend days worked instead
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def is_working_day(self, day: dt.date) -> bool:
+        if day in self.workdays:
+            return True
+        return day.isoweekday() in self.weekdays and day not in self.holidays
+
+    def _open_intervals(self, start: dt.datetime) -> Iterator[tuple[dt.datetime, dt.datetime]]:
+        """Working intervals (aware, in the calendar's zone) from ``start`` on, in order."""
+        zone = self.zone
+        local = start.astimezone(zone)
+        day = local.date()
+        for _ in range(MAX_DAYS):
+            if self.is_working_day(day):
+                for begin, end in self.periods:
+                    lo = dt.datetime.combine(day, begin, zone)
+                    hi = dt.datetime.combine(day, end, zone)
+                    if hi > local:
+                        yield max(lo, local), hi
+            day += dt.timedelta(days=1)
+
+    def add(self, start: dt.datetime, hours: float) -> dt.datetime:
+        """The moment ``hours`` working hours after ``start`` (returned in UTC)."""
+        if start.tzinfo is None:
+            raise ValueError("start must be timezone-aware")
+        remaining = dt.timedelta(hours=hours)
+        if remaining <= dt.timedelta(0):
+            return start.astimezone(dt.UTC)
+        for lo, hi in self._open_intervals(start):
+            span = hi - lo
+            if span >= remaining:
+                return (lo + remaining).astimezone(dt.UTC)
+            remaining -= span
+        raise ValueError(f"calendar {self.key} has no working time in {MAX_DAYS} days")
+
+    def hours_between(self, start: dt.datetime, end: dt.datetime) -> float:
+        """Working hours from ``start`` to ``end`` (negative when ``end`` comes first)."""
+        if end < start:
+            return -self.hours_between(end, start)
+        total = dt.timedelta(0)
+        for lo, hi in self._open_intervals(start):
+            if lo >= end:
+                break
+            total += min(hi, end) - lo
+        return total.total_seconds() / 3600
+
+
+def _periods(*spans: tuple[str, str]) -> tuple[tuple[dt.time, dt.time], ...]:
+    return tuple((dt.time.fromisoformat(a), dt.time.fromisoformat(b)) for a, b in spans)
+
+
+CALENDARS: dict[str, Calendar] = {}
+
+
+def register(calendar: Calendar) -> Calendar:
+    CALENDARS[calendar.key] = calendar
+    return calendar
+
+
+register(Calendar("24x7", "UTC", frozenset(range(1, 8)), _periods(("00:00", "23:59:59.999999"))))
+#: Mainland China office hours: Monday to Friday, 9:00–12:00 and 13:30–18:00, Beijing time.
+register(
+    Calendar(
+        "cn_workdays",
+        "Asia/Shanghai",
+        frozenset(range(1, 6)),
+        _periods(("09:00", "12:00"), ("13:30", "18:00")),
+    )
+)
+
+
+def calendar(key: str) -> Calendar:
+    try:
+        return CALENDARS[key]
+    except KeyError:
+        raise KeyError(f"unknown calendar {key!r}; known: {', '.join(sorted(CALENDARS))}") from None
+
+
+def with_days(
+    base: Calendar, key: str, holidays: Iterable[dt.date] = (), workdays: Iterable[dt.date] = ()
+) -> Calendar:
+    """A copy of ``base`` with its own holidays and make-up working days (an app's calendar)."""
+    return Calendar(key, base.timezone, base.weekdays, base.periods, frozenset(holidays), frozenset(workdays))
