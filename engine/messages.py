@@ -272,8 +272,8 @@ register(
         "field.file": {"zh": "请先上传文件。", "en": "Upload the file first."},
         "field.one_file": {"zh": "只能上传一个文件。", "en": "Only one file is allowed."},
         "field.file_too_large": {
-            "zh": "文件不能超过 {max_mb} MB。",
-            "en": "A file may be at most {max_mb} MB.",
+            "zh": "{name}({size_mb} MB)超过 {max_mb} MB 的上限。请压缩或拆分后再上传。",
+            "en": "{name} ({size_mb} MB) is larger than the {max_mb} MB limit. Compress or split it.",
         },
         "field.too_few_rows": {"zh": "至少需要 {min} 行。", "en": "Needs at least {min} row(s)."},
         "field.too_many_rows": {"zh": "最多 {max} 行。", "en": "At most {max} row(s)."},

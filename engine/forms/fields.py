@@ -9,12 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import nh3
+
+import engine.forms.file_messages  # noqa: F401  (messages of the file, image and rich-text fields)
 from engine.definitions.model import FieldDef
+from engine.files import KIND_OF_MIME, MIB, accepts, clean_name, is_image
 
 Cleaner = Callable[[Any], Any]
 
@@ -167,12 +172,141 @@ def _value_of(option: Any) -> Any:
 # --------------------------------------------------------------------------- types
 field_type("text", {"min_length", "max_length", "pattern"})(_string_cleaner())
 field_type("textarea", {"min_length", "max_length"})(_string_cleaner())
-field_type("richtext", {"max_length"})(_string_cleaner())
 field_type("email", {"max_length", "pattern"})(
     _string_cleaner(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}", "field.email")
 )
-field_type("phone", {"max_length", "pattern"})(_string_cleaner(r"\+?[0-9][0-9 ()\-]{4,19}", "field.phone"))
 field_type("url", {"max_length", "pattern"})(_string_cleaner(r"https?://[^\s/$.?#][^\s]*", "field.url"))
+
+
+# --------------------------------------------------------------------------- rich text
+#: What rich text may keep; everything else (script, style, iframe, on* handlers...) is removed.
+RICH_TAGS = frozenset(
+    {
+        "p", "br", "hr", "b", "strong", "i", "em", "u", "s", "sub", "sup", "ul", "ol", "li", "a",
+        "blockquote", "code", "pre", "h1", "h2", "h3", "h4", "table", "thead", "tbody", "tr", "th",
+        "td", "img",
+    }
+)  # fmt: skip
+RICH_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt"},
+    "th": {"colspan", "rowspan"},
+    "td": {"colspan", "rowspan"},
+}
+RICH_URL_SCHEMES = frozenset({"http", "https", "mailto"})
+#: Before cleaning, input may be this many times the limit (markup that cleaning removes); more is
+#: refused unread, so 10 MB of HTML is never handed to the sanitiser.
+RICH_RAW_FACTOR = 4
+_HTTP_SRC = re.compile(r"https?://[^\s\"'<>]+", re.IGNORECASE | re.ASCII)
+_FILES_SRC = re.compile(r"/files/[A-Za-z0-9_-]+(?:/[A-Za-z0-9._-]+)*", re.ASCII)
+
+
+def _rich_attribute(element: str, attribute: str, value: str) -> str | None:
+    """Images only from http(s) or our own ``/files/``: no data:, javascript: or protocol-relative src."""
+    if element == "img" and attribute == "src":
+        src = value.strip()
+        if _HTTP_SRC.fullmatch(src) or (_FILES_SRC.fullmatch(src) and ".." not in src):
+            return src
+        return None
+    return value
+
+
+_NH3_OPTIONS: dict[str, Any] = {
+    "tags": set(RICH_TAGS),
+    "attributes": {tag: set(names) for tag, names in RICH_ATTRIBUTES.items()},
+    "attribute_filter": _rich_attribute,
+    "url_schemes": set(RICH_URL_SCHEMES),
+    "strip_comments": True,
+    "link_rel": "noopener noreferrer nofollow",
+}
+
+
+def sanitize_html(html: str) -> str:
+    """``html`` with only the allowed tags, attributes and URLs left (nh3 / ammonia).
+
+    Script and style elements go with their content; ``on*`` handlers, ``style`` and every other
+    attribute not listed go; links keep only http(s)/mailto/relative targets and get
+    ``rel="noopener noreferrer nofollow"``.
+    """
+    return nh3.clean(html, **_NH3_OPTIONS)
+
+
+@field_type("richtext", {"max_length"})
+def _richtext_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
+    """Stored as the sanitised HTML; ``max_length`` counts the cleaned HTML."""
+    hi = f.get("max_length") or LONG_TEXT_LIMIT
+    raw_limit = hi * RICH_RAW_FACTOR
+
+    def clean(value: Any) -> str | None:
+        if type(value) is not str:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise Invalid("field.not_text")
+            value = str(value)
+        if len(value) > raw_limit:
+            raise Invalid("field.too_long", max=hi, length=len(value))
+        cleaned = sanitize_html(value)
+        if len(cleaned) > hi:
+            raise Invalid("field.too_long", max=hi, length=len(cleaned))
+        return cleaned if cleaned.strip() else None  # nothing left (only a script): empty
+
+    return clean
+
+
+# --------------------------------------------------------------------------- phone
+_MOBILE = re.compile(r"1[3-9][0-9]{9}", re.ASCII)
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}", re.ASCII)  # country codes never start with 0
+#: Mainland landline: area code 010, 02x or 0xxx (prefix-free, so the separator may be left out),
+#: a 7–8 digit number and an optional extension after a dash.
+_LANDLINE = re.compile(r"\(?(010|02[0-9]|0[3-9][0-9]{2})\)?[ -]?([0-9]{7,8})(?: *- *([0-9]{1,6}))?", re.ASCII)
+
+
+def normalize_phone(text: str) -> str | None:
+    """``13800138000``, ``+8613800138000`` or ``010-12345678[-123]``; None if not a phone number.
+
+    Full-width digits are read as digits; spaces and dashes inside mobile and international numbers
+    (and brackets in international ones) are dropped.
+    """
+    text = unicodedata.normalize("NFKC", text).strip()
+    compact = re.sub(r"[ \-]", "", text)
+    if compact.startswith("+"):
+        compact = re.sub(r"[()]", "", compact)
+        return compact if _E164.fullmatch(compact) else None
+    if _MOBILE.fullmatch(compact):
+        return compact
+    match = _LANDLINE.fullmatch(text)
+    if match is None:
+        return None
+    area, number, ext = match.groups()
+    return f"{area}-{number}" + (f"-{ext}" if ext else "")
+
+
+@field_type("phone", {"max_length", "pattern"})
+def _phone_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
+    """A mainland mobile, an E.164 or a mainland landline number, stored normalised.
+
+    A field's own ``pattern`` replaces these rules: the trimmed value must match it and is kept as typed.
+    """
+    own = _pattern(f)
+    hi = f.get("max_length") or DEFAULT_MAX_LENGTH["phone"]
+
+    def clean(value: Any) -> str:
+        if type(value) is not str:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise Invalid("field.not_text")
+            value = str(value)
+        value = value.strip()
+        if len(value) > hi:
+            raise Invalid("field.too_long", max=hi, length=len(value))
+        if own is not None:
+            if own.fullmatch(value) is None:
+                raise Invalid("field.pattern", pattern=own.pattern)
+            return value
+        number = normalize_phone(value)
+        if number is None:
+            raise Invalid("field.phone")
+        return number
+
+    return clean
 
 
 @field_type("number", {"min", "max", "precision"}, expr_type="number")
@@ -347,30 +481,76 @@ field_type("link", {"multiple", "target"}, required_options=(frozenset({"target"
 )
 
 
-def _files(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
-    limit = f.get("max_size_mb")
-
-    def one(value: Any) -> dict[str, Any]:
-        if isinstance(value, str):
-            value = {"id": value}
-        if not isinstance(value, Mapping) or not value.get("id"):
-            raise Invalid("field.file")
-        size = value.get("size")
-        if limit is not None and isinstance(size, int | float) and size > limit * 1024 * 1024:
-            raise Invalid("field.file_too_large", max_mb=limit)
-        return dict(value)
-
-    def clean(value: Any) -> list[dict[str, Any]]:
-        items = value if isinstance(value, list) else [value]
-        if not f.get("multiple") and len(items) > 1:
-            raise Invalid("field.one_file")
-        return [one(v) for v in items]
-
-    return clean
+#: Without a max_size_mb of their own, file fields still refuse what no ticket needs.
+DEFAULT_MAX_FILE_MB = 100
+MAX_FILES = 100
+_FILE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
 
 
-field_type("attachment", {"multiple", "max_size_mb", "accept"}, expr_type="list")(_files)
-field_type("image", {"multiple", "max_size_mb", "accept"}, expr_type="list")(_files)
+def file_reference(value: Any) -> dict[str, Any]:
+    """A stored-file reference ``{"id", "name", "size", "mime"}`` in its stored shape (other keys dropped).
+
+    Its metadata is *trusted*: references are made only by the upload endpoint, from what
+    ``engine.files.Storage.put`` returned (size counted and mime sniffed from the bytes). Anything
+    that lets clients hand in references of their own must rebuild them with ``Storage.info(id)``.
+    """
+    if not isinstance(value, Mapping):
+        raise Invalid("field.file")
+    file_id, name, size, mime = (value.get(k) for k in ("id", "name", "size", "mime"))
+    if isinstance(size, float) and size.is_integer():
+        size = int(size)
+    if (
+        not isinstance(file_id, str)
+        or _FILE_ID.fullmatch(file_id) is None
+        or not isinstance(name, str)
+        or len(name) > 1024
+        or not isinstance(mime, str)
+        or len(mime) > 127
+        or isinstance(size, bool)
+        or not isinstance(size, int)
+        or not 0 <= size < 2**53
+    ):
+        raise Invalid("field.file")
+    return {"id": file_id, "name": clean_name(name), "size": size, "mime": mime}
+
+
+def _files(image: bool) -> Callable:
+    def factory(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
+        max_mb = f.get("max_size_mb") or DEFAULT_MAX_FILE_MB
+        limit = int(max_mb * MIB)
+        accept = tuple(f.get("accept") or ())
+        kinds = [k for k in KIND_OF_MIME.values() if k.is_image or not image]
+        shown = ", ".join(accept) if accept else ", ".join(k.extensions[0] for k in kinds)
+        multiple = bool(f.get("multiple"))
+
+        def one(value: Any) -> dict[str, Any]:
+            ref = file_reference(value)
+            name, mime = ref["name"], ref["mime"]
+            if ref["size"] > limit:
+                raise Invalid(
+                    "field.file_too_large", max_mb=max_mb, name=name, size_mb=round(ref["size"] / MIB, 1)
+                )
+            if image and not is_image(mime):
+                raise Invalid("field.not_image", name=name, mime=mime)
+            if mime not in KIND_OF_MIME or (accept and not accepts(mime, accept)):
+                raise Invalid("field.file_type", name=name, mime=mime, accept=shown)
+            return ref
+
+        def clean(value: Any) -> list[dict[str, Any]]:
+            items = value if isinstance(value, list) else [value]
+            if not multiple and len(items) > 1:
+                raise Invalid("field.one_file")
+            if len(items) > MAX_FILES:
+                raise Invalid("field.too_many_files", max=MAX_FILES, count=len(items))
+            return [one(v) for v in items]
+
+        return clean
+
+    return factory
+
+
+field_type("attachment", {"multiple", "max_size_mb", "accept"}, expr_type="list")(_files(image=False))
+field_type("image", {"multiple", "max_size_mb", "accept"}, expr_type="list")(_files(image=True))
 
 
 @field_type("subtable", {"min_rows", "max_rows"}, required_options=(frozenset({"fields"}),), expr_type="list")
