@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 LANGS = ("zh", "en")
@@ -38,10 +39,25 @@ def t(code: str, lang: str | None = None, /, **params: Any) -> str:
     if texts is None:
         return code if not params else f"{code} {params}"
     template = texts[current_lang(lang)]
+    rendered = {k: v.render(lang) if isinstance(v, Message) else v for k, v in params.items()}
     try:
-        return template.format_map(_Params(params))
+        return template.format_map(_Params(rendered))
     except (IndexError, ValueError):
         return template
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message inside another one's parameters, rendered in the same language as its host."""
+
+    code: str
+    params: Mapping[str, Any]
+
+    def render(self, lang: str | None = None) -> str:
+        return t(self.code, lang, **self.params)
+
+    def __str__(self) -> str:
+        return self.render()
 
 
 class _Params(dict):

@@ -200,12 +200,12 @@ register(
             "en": "Field {field} is read-only or computed; it cannot be filled in.",
         },
         "form.formula_failed": {
-            "zh": "公式 {field} 计算失败:{detail}",
-            "en": "Formula {field} could not be computed: {detail}",
+            "zh": "公式 {field} 计算失败:{reason}",
+            "en": "Formula {field} could not be computed: {reason}",
         },
         "form.condition_failed": {
-            "zh": "字段 {field} 的条件计算失败:{detail}",
-            "en": "The condition of field {field} could not be evaluated: {detail}",
+            "zh": "字段 {field} 的条件计算失败:{reason}",
+            "en": "The condition of field {field} could not be evaluated: {reason}",
         },
         "check.formula_cycle": {
             "zh": "公式互相引用,形成循环:{cycle}。请打破循环。",

@@ -202,6 +202,14 @@ class Runtime:
             rows = conn.execute(select(App.key, App.name, App.current_version).order_by(App.key)).all()
         return [dict(r._mapping) for r in rows]
 
+    def type_spec(self, app_key: str, ticket_type: str) -> tuple[AppSpec, TypeSpec]:
+        """The compiled running version of an app and one of its ticket types (for forms and pages)."""
+        with self.db.read() as conn:
+            app_id, version = self._app_row(conn, app_key)
+            spec = self.spec_for(conn, app_id, version)
+        tspec = _ticket_type(spec, ticket_type)
+        return spec, tspec
+
     def _app_row(self, conn: Connection, app_key: str) -> tuple[int, int]:
         row = conn.execute(APP_ROW, {"key": app_key}).first()
         if row is None:
@@ -229,14 +237,7 @@ class Runtime:
         with self.db.write() as conn:
             app_id, version = self._app_row(conn, app_key)
             spec = self.spec_for(conn, app_id, version)
-            tspec = spec.types.get(ticket_type)
-            if tspec is None:
-                raise NotFoundError(
-                    "runtime.unknown_ticket_type",
-                    app=app_key,
-                    ticket_type=ticket_type,
-                    known=", ".join(spec.types),
-                )
+            tspec = _ticket_type(spec, ticket_type)
             now = self.clock()
             env = Env(
                 self._user(conn, actor, app_id, tspec.form), now, {"app": app_key, "ticket_type": ticket_type}
@@ -699,6 +700,14 @@ class Runtime:
                 logging.getLogger("gongdan.runtime").warning(
                     "outbox dispatch failed; the sweep will pick it up"
                 )
+
+
+def _ticket_type(spec: AppSpec, ticket_type: str) -> TypeSpec:
+    tspec = spec.types.get(ticket_type)
+    if tspec is None:
+        known = ", ".join(spec.types)
+        raise NotFoundError("runtime.unknown_ticket_type", app=spec.key, ticket_type=ticket_type, known=known)
+    return tspec
 
 
 def _without(event: dict[str, Any], hidden: frozenset[str]) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ BLUEPRINTS: list[tuple[str, str]] = [
     ("server.health", "bp"),
     ("server.home", "bp"),
     ("server.api", "bp"),
+    ("server.forms", "bp"),
 ]
 
 

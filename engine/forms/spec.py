@@ -23,6 +23,7 @@ from engine.definitions.model import FieldDef
 from engine.errors import DefinitionError, FormError, Problem
 from engine.expressions import ExprError, Expression, compile_expr
 from engine.forms.fields import FIELD_TYPES, Cleaner, Invalid
+from engine.i18n import Message
 
 _EMPTY = (None, "", [], {})
 
@@ -161,9 +162,8 @@ class FieldsSpec:
             try:
                 value = _stored(spec, spec.formula(ctx))
             except ExprError as exc:
-                problems.append(
-                    Problem(dot + spec.key, "form.formula_failed", {"field": spec.key, **exc.params})
-                )
+                reason = {"field": spec.key, "reason": _reason(exc)}
+                problems.append(Problem(dot + spec.key, "form.formula_failed", reason))
                 continue
             record[spec.key] = value
             given[spec.key] = value
@@ -204,7 +204,9 @@ class FieldsSpec:
         try:
             return bool(expr(ctx))
         except ExprError as exc:
-            problems.append(Problem(dot + key, "form.condition_failed", {"field": key, **exc.params}))
+            problems.append(
+                Problem(dot + key, "form.condition_failed", {"field": key, "reason": _reason(exc)})
+            )
             return False
 
     def _check_required(
@@ -238,6 +240,11 @@ class FieldsSpec:
 
 
 _INVALID = object()  # a value that failed its type check: reported once, never "required" as well
+
+
+def _reason(exc: ExprError) -> Message:
+    """Why an expression failed, in the language the problem is finally shown in."""
+    return Message(exc.code, {k: v for k, v in exc.params.items() if k != "column"})
 
 
 def _default_of(spec: FieldSpec, env: Env | None) -> Any:

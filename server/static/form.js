@@ -1,0 +1,145 @@
+/* Gongdan form page: tabs, sub-table rows, cascading selects and the live state of the form.
+ *
+ * The engine decides what is visible, required and read-only and computes the formulas: on
+ * every change (debounced) this posts the form's fields to the page's data-state-url and shows
+ * the answer. Nothing here evaluates a condition. No libraries. */
+(function () {
+  "use strict";
+
+  var DELAY_MS = 250;
+
+  /* Tabs: click or arrow keys select a tab and show its panel. */
+  function setupTabs(root) {
+    root.querySelectorAll("[data-tabs]").forEach(function (box) {
+      var tabs = Array.prototype.slice.call(box.querySelectorAll('[role="tab"]'));
+      function select(tab) {
+        tabs.forEach(function (other) {
+          var on = other === tab;
+          other.setAttribute("aria-selected", on ? "true" : "false");
+          other.tabIndex = on ? 0 : -1;
+          document.getElementById(other.getAttribute("aria-controls")).hidden = !on;
+        });
+      }
+      tabs.forEach(function (tab, i) {
+        tab.addEventListener("click", function () { select(tab); });
+        tab.addEventListener("keydown", function (event) {
+          var step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+          if (!step) return;
+          var next = tabs[(i + step + tabs.length) % tabs.length];
+          select(next);
+          next.focus();
+          event.preventDefault();
+        });
+      });
+    });
+  }
+
+  /* Cascade: after a level changes, the next level offers the chosen option's children. */
+  function refillCascade(select) {
+    var box = select.closest(".gd-cascade");
+    if (!box) return;
+    var selects = Array.prototype.slice.call(box.querySelectorAll("select"));
+    var level = selects.indexOf(select);
+    var options = JSON.parse(box.dataset.tree);
+    for (var i = 0; i <= level; i++) {
+      var chosen = options.find(function (o) { return o.value === selects[i].value; });
+      options = chosen && chosen.children ? chosen.children : [];
+    }
+    for (var j = level + 1; j < selects.length; j++) {
+      selects[j].length = 1; // keep "choose…"
+      (j === level + 1 ? options : []).forEach(function (o) {
+        selects[j].add(new Option(o.label, o.value));
+      });
+    }
+  }
+
+  /* The browser's UTC offset (+08:00), so a date-time typed here keeps its zone. */
+  function utcOffset() {
+    var minutes = -new Date().getTimezoneOffset();
+    var abs = Math.abs(minutes);
+    var two = function (n) { return String(n).padStart(2, "0"); };
+    return (minutes < 0 ? "-" : "+") + two(Math.floor(abs / 60)) + ":" + two(abs % 60);
+  }
+
+  /* Show the engine's answer: hide/show fields, required marks, read-only, formula values. */
+  function showState(form, state) {
+    form.querySelectorAll(".gd-field[data-field]").forEach(function (box) {
+      var key = box.dataset.field;
+      if (!(key in state.visible)) return;
+      box.hidden = !state.visible[key];
+      var mark = box.querySelector(".gd-label .gd-req");
+      if (mark) mark.hidden = !state.required[key];
+      var control = document.getElementById("f-" + key);
+      if (control && control.tagName !== "OUTPUT") {
+        if (state.required[key]) control.setAttribute("aria-required", "true");
+        else control.removeAttribute("aria-required");
+      }
+      // Only a readonly_if can change after the page was drawn; locked fields never open.
+      if (box.hasAttribute("data-readonly-if") && box.dataset.locked !== "true") {
+        box.querySelectorAll("input, select, textarea, button").forEach(function (el) {
+          el.disabled = Boolean(state.readonly[key]);
+        });
+      }
+      var output = box.querySelector("output[data-formula]");
+      if (output && key in state.values) {
+        var value = state.values[key];
+        output.textContent = value === null || value === undefined ? "" : String(value);
+      }
+    });
+  }
+
+  function setupForm(form) {
+    var url = form.dataset.stateUrl;
+    var timer = null;
+    var latest = 0;
+    var zone = form.querySelector('input[name="_tz"]');
+    if (zone) zone.value = utcOffset();
+
+    function askState() {
+      var asked = ++latest;
+      var pairs = [];
+      new FormData(form).forEach(function (value, name) {
+        if (typeof value === "string") pairs.push([name, value]); // files are not sent
+      });
+      fetch(url, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ form: pairs }),
+      })
+        .then(function (answer) { return answer.ok ? answer.json() : null; })
+        .then(function (state) { if (state && asked === latest) showState(form, state); })
+        .catch(function () { /* offline: the server still checks everything on submit */ });
+    }
+
+    function changed() {
+      clearTimeout(timer);
+      timer = setTimeout(askState, DELAY_MS);
+    }
+
+    form.addEventListener("input", changed);
+    form.addEventListener("change", function (event) {
+      if (event.target.tagName === "SELECT") refillCascade(event.target);
+      changed();
+    });
+    form.addEventListener("click", function (event) {
+      var add = event.target.closest("[data-add-row]");
+      var remove = event.target.closest("[data-remove-row]");
+      if (add) {
+        var table = add.closest(".gd-subtable");
+        var index = Number(table.dataset.nextIndex || 0);
+        table.dataset.nextIndex = String(index + 1);
+        var row = table.querySelector("template").innerHTML.split("__index__").join(String(index));
+        table.querySelector("tbody").insertAdjacentHTML("beforeend", row);
+        changed();
+      } else if (remove) {
+        remove.closest("tr").remove();
+        changed();
+      }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setupTabs(document);
+    document.querySelectorAll("form[data-state-url]").forEach(setupForm);
+  });
+})();
