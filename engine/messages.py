@@ -406,6 +406,10 @@ register(
             "zh": "应用 {app} 没有工单类型 {ticket_type}。可用:{known}。",
             "en": "App {app} has no ticket type {ticket_type}. Available: {known}.",
         },
+        "runtime.stage_missing": {
+            "zh": "版本 {version} 的流程中没有工单当前所在的环节 {stage},无法迁移。请先办结该环节。",
+            "en": "The flow of version {version} has no stage {stage}, where the ticket is now; finish that stage first.",
+        },
         "runtime.unknown_user": {"zh": "用户 {user} 不存在。", "en": "User {user} does not exist."},
         # --- HTTP
         "input.invalid": {"zh": "请求无法解析。", "en": "The request cannot be understood."},

@@ -24,6 +24,7 @@ from engine.definitions.loader import Loaded, load_definition
 from engine.errors import ActionError, ConflictError, FormError, NotFoundError, Problem
 from engine.flows import stepping
 from engine.flows.assignees import resolve_assignee
+from engine.forms.fields import FIELD_TYPES
 from engine.forms.permissions import EVERYTHING, FieldAccess, needs_roles
 from engine.forms.spec import Env, FormSpec, is_empty, unique_text
 from engine.reactions import REACTORS, CommandContext, EmittedEvent
@@ -424,6 +425,67 @@ class Runtime:
             )
             ticket = self._ticket(conn, self._record(conn, record_id), spec)
         self._after_commit(outbox)
+        return ticket
+
+    def upgrade(
+        self,
+        record_id: int,
+        to_version: int | None = None,
+        data: Mapping[str, Any] | None = None,
+        actor: int | None = None,
+    ) -> Ticket:
+        """Move a running ticket to a newer version of its app (the running one by default).
+
+        Fields declared ``renamed_from`` carry their values over, fields the new version dropped
+        are left behind (the events still hold them), and the result must satisfy the new form:
+        ``data`` supplies what the new version newly requires. The ticket's stage must exist in
+        the new flow. All or nothing, recorded as a ``version_changed`` event.
+        """
+        with self.db.write() as conn:
+            rec = self._record(conn, record_id)
+            app_key = conn.execute(select(App.key).where(App.id == rec.app_id)).scalar_one()
+            target = to_version or self._app_row(conn, app_key)[1]
+            if target == rec.app_version:
+                return self._ticket(conn, rec, self.spec_for(conn, rec.app_id, target))
+            spec = self.spec_for(conn, rec.app_id, target)
+            tspec = _ticket_type(spec, rec.ticket_type)
+            inst = conn.execute(select(FI.c.id, FI.c.tokens).where(FI.c.record_id == rec.id)).first()
+            missing = [node for node in (inst.tokens if inst else []) if node not in tspec.flow.nodes]
+            if missing:
+                raise ActionError("runtime.stage_missing", stage=", ".join(missing), version=target)
+            fields = {f.key: f for f in tspec.definition.form.fields}
+            renames = {f.get("renamed_from"): f.key for f in fields.values() if f.get("renamed_from")}
+            moved = {renames.get(k, k): v for k, v in rec.data.items()}
+            typed_in = {
+                k for k, f in fields.items() if not (f.get("readonly") or FIELD_TYPES[f.type].computed)
+            }
+            kept = {k: v for k, v in moved.items() if k in typed_in}
+            now = self.clock()
+            clean = tspec.form.validate(
+                {**kept, **(data or {})}, env=self._env(conn, rec, actor, tspec.form, now)
+            )
+            carried = {k: v for k, v in moved.items() if k in fields and k not in clean}  # read-only values
+            new_data = {**carried, **clean}
+            for old, new in renames.items():
+                conn.execute(update(UV).where(UV.c.record_id == rec.id, UV.c.field == old).values(field=new))
+            change = {
+                "from": rec.app_version,
+                "to": target,
+                "renamed": {o: n for o, n in renames.items() if o in rec.data},
+                "dropped": sorted(k for k in moved if k not in fields),
+            }
+            emitted = self._append_events(
+                conn, rec.id, rec.event_seq, [("version_changed", change)], actor, now
+            )
+            self._save_record(
+                conn,
+                rec,
+                {"data": new_data, "app_version": target, "updated_by": actor, "updated_at": now},
+                emitted,
+            )
+            if inst is not None:
+                conn.execute(update(FI).where(FI.c.id == inst.id).values(app_version=target))
+            ticket = self._ticket(conn, self._record(conn, rec.id), spec)
         return ticket
 
     # ------------------------------------------------------------------ reads

@@ -27,7 +27,7 @@ Cleaner = Callable[[Any], Any]
 COMMON_OPTIONS = frozenset(
     {
         "required", "required_if", "visible_if", "readonly", "readonly_if", "default",
-        "default_from", "unique", "index", "help", "placeholder",
+        "default_from", "unique", "index", "help", "placeholder", "renamed_from",
     }
 )  # fmt: skip
 
