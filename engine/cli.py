@@ -22,8 +22,12 @@ EXIT_BAD_INPUT = 2
 
 def _platform():
     from engine.bootstrap import open_platform
+    from engine.store.migrate import pending
 
-    return open_platform()
+    settings = load_settings()
+    if pending(settings.database_url):
+        raise GongdanError("cli.not_migrated", url=_safe_url(settings.database_url))
+    return open_platform(settings)
 
 
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -245,19 +249,24 @@ def demo(tickets: int, seed: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes.")
+@friendly
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the web application with gunicorn."""
     from server.wsgi import serve as run
+
+    _platform().close()  # refuse to serve a database that is not set up
 
     run(host=host, port=port, workers=workers)
 
 
 @main.command()
 @click.option("--threads", default=2, show_default=True, type=int)
+@friendly
 def worker(threads: int) -> None:
     """Run the job consumer: outbox delivery and the minute tick (SLA timers, cron rules, sweep)."""
     from engine.jobs.queue import run_worker
 
+    _platform().close()  # refuse to work on a database that is not set up
     run_worker(load_settings(), workers=threads)
 
 

@@ -45,7 +45,9 @@ def load_demo(platform: Any, tickets: int, seed: int, echo: Callable[[str], Any]
                 spec = runtime.spec_for(conn, app_id, version)
             tspec = next(iter(spec.types.values()))
             ctx = {"option_sets": spec.app.option_sets, "users": ids, "departments": depts}
-            data = sample_data(tspec.definition.form.fields, rng, ctx, fill=0.6)
+            locked = tspec.access(tspec.flow.start).locked()  # what the submitter may fill in
+            fields = tuple(f for f in tspec.definition.form.fields if f.key not in locked)
+            data = sample_data(fields, rng, ctx, fill=0.6)
             ticket = runtime.submit(app, tspec.key, data, actor=rng.choice(ids))
             for _ in range(rng.randint(0, 3)):
                 open_tasks = runtime.tasks(ticket.id)

@@ -435,6 +435,10 @@ register(
         "web.for_integrators": {"zh": "集成接口", "en": "For integrators"},
         "web.schema": {"zh": "应用定义格式的 JSON Schema", "en": "JSON Schema of the app-definition format"},
         # --- CLI
+        "cli.not_migrated": {
+            "zh": "数据库 {url} 尚未初始化或需要升级。请先运行 gongdan init(或 gongdan migrate)。",
+            "en": "The database {url} is not set up or needs an upgrade. Run gongdan init (or gongdan migrate) first.",
+        },
         "cli.valid": {"zh": "{file}:有效", "en": "{file}: valid"},
         "cli.imported": {
             "zh": "已发布 {app} 版本 {version}。",

@@ -160,7 +160,9 @@ def form_page(app: str, ticket_type: str):
                 ".submitted", app=app, ticket_type=ticket_type, number=ticket.number, **_lang_arg()
             )
             return redirect(where, 303)
-    body = render_form(tspec, values, problems, g.lang, option_sets=spec.app.option_sets)
+    # What the submitter may fill in is what the flow's start node allows.
+    access = tspec.access(tspec.flow.start)
+    body = render_form(tspec, values, problems, g.lang, permissions=access, option_sets=spec.app.option_sets)
     return _page(
         spec,
         tspec,

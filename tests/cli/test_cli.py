@@ -155,3 +155,14 @@ def test_user_password_sets_a_new_password(gongdan):
 def test_every_command_explains_itself(command):
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output and len(result.output.splitlines()) > 3
+
+
+def test_commands_on_a_database_never_set_up_say_to_run_init(tmp_path):
+    env = {
+        "GONGDAN_HOME": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}",
+        "GONGDAN_LANG": "en",
+    }
+    result = CliRunner().invoke(main, ["import", str(APPS / "complaint.yaml")], env=env)
+    assert result.exit_code == 2
+    assert "gongdan init" in result.output and "Traceback" not in result.output
