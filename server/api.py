@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, g, jsonify, request
 
 from engine.definitions.schema import app_schema
 from engine.errors import InputError
@@ -27,6 +27,15 @@ def get_app(key: str):
     version = request.args.get("version", type=int)
     number, data = platform().runtime.definition(key, version)
     return jsonify({"key": key, "version": number, "definition": data})
+
+
+@bp.get("/apps/<key>/ticket_types/<ticket_type>/schema.json")
+def ticket_type_schema(key: str, ticket_type: str):
+    """The JSON Schema (2020-12) of a ticket type's form input, titles in the caller's language."""
+    from engine.forms.describe import form_json_schema
+
+    spec, tspec = platform().runtime.type_spec(key, ticket_type)
+    return jsonify(form_json_schema(tspec.definition, spec.app.option_sets, lang=g.lang))
 
 
 @bp.get("/apps/<key>/versions")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -120,7 +119,8 @@ def _parse_number(value: Any) -> int | float:
         number = value
     elif isinstance(value, str):
         text = value.strip()
-        if not text or len(text) > MAX_NUMBER_TEXT:
+        # Only plain ASCII numerals: "١٢" or "1_000" are not how people type amounts here.
+        if not text or len(text) > MAX_NUMBER_TEXT or not text.isascii() or "_" in text:
             raise Invalid("field.not_number")
         try:
             number = int(text) if text.lstrip("+-").isdigit() else float(text)
@@ -146,12 +146,12 @@ def _number_cleaner(f: FieldDef, integer: bool = False, precision: int | None = 
             if number != int(number):
                 raise Invalid("field.not_integer")
             number = int(number)
-        elif precision is not None:
-            number = round(number, precision)
         if lo is not None and number < lo:
             raise Invalid("field.too_small", min=lo)
         if hi is not None and number > hi:
             raise Invalid("field.too_large", max=hi)
+        if precision is not None and not integer:
+            number = round(number, precision) + 0.0  # + 0.0 turns -0.0 into 0.0
         return number
 
     return clean
@@ -253,6 +253,8 @@ def _richtext_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
 
 
 # --------------------------------------------------------------------------- phone
+#: Full-width digits and signs, as Chinese input methods type them; other look-alikes are refused.
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９＋－（）　", "0123456789+-() ")
 _MOBILE = re.compile(r"1[3-9][0-9]{9}", re.ASCII)
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}", re.ASCII)  # country codes never start with 0
 #: Mainland landline: area code 010, 02x or 0xxx (prefix-free, so the separator may be left out),
@@ -266,7 +268,9 @@ def normalize_phone(text: str) -> str | None:
     Full-width digits are read as digits; spaces and dashes inside mobile and international numbers
     (and brackets in international ones) are dropped.
     """
-    text = unicodedata.normalize("NFKC", text).strip()
+    text = text.translate(_FULL_WIDTH).strip()
+    if text.startswith("-"):
+        return None
     compact = re.sub(r"[ \-]", "", text)
     if compact.startswith("+"):
         compact = re.sub(r"[()]", "", compact)
@@ -325,7 +329,7 @@ def _money_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
         if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
             raise Invalid("field.not_number")
         text = str(value).strip()
-        if not text or len(text) > MAX_NUMBER_TEXT:
+        if not text or len(text) > MAX_NUMBER_TEXT or not text.isascii() or "_" in text:
             raise Invalid("field.not_number")
         try:
             amount = Decimal(text)
@@ -359,27 +363,60 @@ def _rating_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
     return clean
 
 
+_ASCII_ID = re.compile(r"[0-9]{1,18}", re.ASCII)
+#: The forms people and APIs send: 2026-12-01, and 2026-12-01T09:00[:00[.000]]+08:00 (or Z).
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})?",
+    re.ASCII,
+)
+
+
+def _bounds(f: FieldDef, parse: Callable[[str], Any]) -> tuple[Any, Any]:
+    """A date field's min/max, as written in the definition (ISO text), parsed once."""
+    return tuple(parse(str(f.get(k))) if f.get(k) is not None else None for k in ("min", "max"))  # type: ignore[return-value]
+
+
 @field_type("date", {"min", "max"}, expr_type="date", to_expr=dt.date.fromisoformat)
 def _date_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
+    lo, hi = _bounds(f, dt.date.fromisoformat)
+
     def clean(value: Any) -> str:
+        if not isinstance(value, str) or not _DATE.fullmatch(value.strip()):
+            raise Invalid("field.date")
         try:
-            return dt.date.fromisoformat(str(value)).isoformat()
+            day = dt.date.fromisoformat(value.strip())
         except ValueError:
             raise Invalid("field.date") from None
+        if lo is not None and day < lo:
+            raise Invalid("field.too_small", min=lo.isoformat())
+        if hi is not None and day > hi:
+            raise Invalid("field.too_large", max=hi.isoformat())
+        return day.isoformat()
 
     return clean
 
 
 @field_type("datetime", {"min", "max"}, expr_type="date", to_expr=dt.datetime.fromisoformat)
 def _datetime_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
+    lo, hi = _bounds(f, dt.datetime.fromisoformat)
+
     def clean(value: Any) -> str:
+        match = _DATETIME.fullmatch(value.strip()) if isinstance(value, str) else None
+        if match is None:
+            raise Invalid("field.datetime")
+        if match.group(1) is None:
+            raise Invalid("field.datetime_zone")
         try:
-            parsed = dt.datetime.fromisoformat(str(value))
+            moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
             raise Invalid("field.datetime") from None
-        if parsed.tzinfo is None:
-            raise Invalid("field.datetime_zone")
-        return parsed.isoformat()
+        if lo is not None and moment < lo:
+            raise Invalid("field.too_small", min=lo.isoformat())
+        if hi is not None and moment > hi:
+            raise Invalid("field.too_large", max=hi.isoformat())
+        return moment.isoformat()
 
     return clean
 
@@ -465,7 +502,7 @@ def _reference(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
     """Users, departments and linked records are stored by their numeric id."""
 
     def one(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        if isinstance(value, bool) or not isinstance(value, int | str) or not _ASCII_ID.fullmatch(str(value)):
             raise Invalid("field.reference")
         return int(value)
 

@@ -117,3 +117,13 @@ def test_the_landing_page_lists_published_apps_in_the_chosen_language(client):
     assert "客户投诉" in zh and "已发布的应用" in zh
     assert "Customer complaint" in en and "Published apps" in en
     assert 'href="/api/v1/apps/complaint"' in en
+
+
+def test_each_ticket_type_publishes_the_json_schema_of_its_form(client):
+    from jsonschema import Draft202012Validator
+
+    schema = client.get("/api/v1/apps/complaint/ticket_types/complaint/schema.json?lang=en").json
+    Draft202012Validator.check_schema(schema)
+    assert schema["properties"]["customer"]["title"] == "Customer"
+    assert "customer" in schema["required"]
+    assert client.get("/api/v1/apps/complaint/ticket_types/nope/schema.json").status_code == 404
