@@ -310,14 +310,20 @@ def _numeric_pair(a: Any, b: Any) -> tuple[Any, Any]:
     return a, b
 
 
-def _arith(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+def _null_safe(op: Callable[[Any, Any], Any], when_null: Any = None) -> Callable[[Any, Any], Any]:
+    """``op`` on two values, money and floats made comparable; ``when_null`` if either is missing."""
+
     def apply(a: Any, b: Any) -> Any:
         if a is None or b is None:
-            return None
+            return when_null
         a, b = _numeric_pair(a, b)
         return op(a, b)
 
     return apply
+
+
+def _arith(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    return _null_safe(op)
 
 
 def _mul(a: Any, b: Any) -> Any:
@@ -352,16 +358,14 @@ def _add(a: Any, b: Any) -> Any:
     return _bounded(a + b)
 
 
-def _div(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-    def apply(a: Any, b: Any) -> Any:
-        if a is None or b is None:
-            return None
-        if b == 0:
-            raise ExprError("expr.division_by_zero")
-        a, b = _numeric_pair(a, b)
-        return op(a, b)
+def _divisor(b: Any) -> Any:
+    if b == 0:
+        raise ExprError("expr.division_by_zero")
+    return b
 
-    return apply
+
+def _div(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    return _null_safe(lambda a, b: op(a, _divisor(b)))
 
 
 def _mod(a: Any, b: Any) -> Any:
@@ -382,13 +386,7 @@ BIN_OPS: dict[type, Callable[[Any, Any], Any]] = {
 
 
 def _ordered(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
-    def compare(a: Any, b: Any) -> bool:
-        if a is None or b is None:
-            return False
-        a, b = _numeric_pair(a, b)
-        return op(a, b)
-
-    return compare
+    return _null_safe(op, when_null=False)
 
 
 def _contains(a: Any, b: Any) -> bool:

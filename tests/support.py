@@ -31,3 +31,26 @@ def give_role(db: Any, user_id: int, app_key: str, role_key: str) -> None:
             select(Role.id).join(App, App.id == Role.app_id).where(App.key == app_key, Role.key == role_key)
         ).scalar_one()
         conn.execute(insert(RoleMember).values(role_id=role_id, user_id=user_id))
+
+
+def race(*commands: Any) -> list[Any]:
+    """Run the commands at the same moment in threads (a barrier), each on its own connection;
+    return what each returned or raised, in order."""
+    import threading
+
+    barrier = threading.Barrier(len(commands))
+    outcomes: list[Any] = [None] * len(commands)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            outcomes[i] = commands[i]()
+        except Exception as exc:  # the test inspects it
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(commands))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return outcomes

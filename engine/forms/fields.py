@@ -378,6 +378,14 @@ def _bounds(f: FieldDef, parse: Callable[[str], Any]) -> tuple[Any, Any]:
     return tuple(parse(str(f.get(k))) if f.get(k) is not None else None for k in ("min", "max"))  # type: ignore[return-value]
 
 
+def _within(value: Any, lo: Any, hi: Any) -> Any:
+    if lo is not None and value < lo:
+        raise Invalid("field.too_small", min=lo.isoformat())
+    if hi is not None and value > hi:
+        raise Invalid("field.too_large", max=hi.isoformat())
+    return value
+
+
 @field_type("date", {"min", "max"}, expr_type="date", to_expr=dt.date.fromisoformat)
 def _date_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
     lo, hi = _bounds(f, dt.date.fromisoformat)
@@ -389,11 +397,7 @@ def _date_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
             day = dt.date.fromisoformat(value.strip())
         except ValueError:
             raise Invalid("field.date") from None
-        if lo is not None and day < lo:
-            raise Invalid("field.too_small", min=lo.isoformat())
-        if hi is not None and day > hi:
-            raise Invalid("field.too_large", max=hi.isoformat())
-        return day.isoformat()
+        return _within(day, lo, hi).isoformat()
 
     return clean
 
@@ -412,11 +416,7 @@ def _datetime_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
             moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
             raise Invalid("field.datetime") from None
-        if lo is not None and moment < lo:
-            raise Invalid("field.too_small", min=lo.isoformat())
-        if hi is not None and moment > hi:
-            raise Invalid("field.too_large", max=hi.isoformat())
-        return moment.isoformat()
+        return _within(moment, lo, hi).isoformat()
 
     return clean
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+import functools
 from copy import deepcopy
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from engine.errors import ActionError, ConflictError, FormError, NotFoundError
 from engine.runtime import Runtime, count_records
 from engine.store import Database
 from engine.store.models import Event, Outbox, Record, Task
-from tests.support import complaint_form
+from tests.support import complaint_form, race
 
 APPS = Path(__file__).resolve().parents[2] / "app_definitions"
 
@@ -145,31 +145,17 @@ def test_formulas_are_computed_from_the_rows_and_kept_exact(runtime, ticket_data
 def test_two_connections_updating_one_ticket_one_wins_one_conflicts(database_url, runtime, ticket_data):
     ticket = runtime.submit("complaint", "complaint", ticket_data)
     dbs = [Database(database_url), Database(database_url)]
-    runtimes = [Runtime(d) for d in dbs]
-    barrier = threading.Barrier(2)
-    outcomes: dict[str, object] = {}
-
-    def edit(rt: Runtime, summary: str) -> None:
-        barrier.wait()
-        try:
-            rt.update(ticket.id, {"summary": summary}, expected_version=1)
-            outcomes[summary] = "won"
-        except ConflictError as exc:
-            outcomes[summary] = exc
-
-    threads = [
-        threading.Thread(target=edit, args=(rt, p))
-        for rt, p in zip(runtimes, ("电话已回访", "已退款"), strict=True)
-    ]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    summaries = ("电话已回访", "已退款")
+    outcomes = race(
+        *(
+            functools.partial(Runtime(d).update, ticket.id, {"summary": text}, expected_version=1)
+            for d, text in zip(dbs, summaries, strict=True)
+        )
+    )
     for d in dbs:
         d.dispose()
-    winners = [p for p, o in outcomes.items() if o == "won"]
-    losers = [o for o in outcomes.values() if isinstance(o, ConflictError)]
-    assert len(winners) == 1 and len(losers) == 1
+    winners = [text for text, o in zip(summaries, outcomes, strict=True) if not isinstance(o, Exception)]
+    assert len(winners) == 1 and sum(isinstance(o, ConflictError) for o in outcomes) == 1
     final = runtime.ticket(ticket.id)
     assert final.data["summary"] == winners[0] and final.row_version == 2
 
