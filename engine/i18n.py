@@ -39,7 +39,7 @@ def t(code: str, lang: str | None = None, /, **params: Any) -> str:
     if texts is None:
         return code if not params else f"{code} {params}"
     template = texts[current_lang(lang)]
-    rendered = {k: v.render(lang) if isinstance(v, Message) else v for k, v in params.items()}
+    rendered = {k: v.render(lang) if isinstance(v, Message | Localized) else v for k, v in params.items()}
     try:
         return template.format_map(_Params(rendered))
     except (IndexError, ValueError):
@@ -55,6 +55,19 @@ class Message:
 
     def render(self, lang: str | None = None) -> str:
         return t(self.code, lang, **self.params)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+@dataclass(frozen=True)
+class Localized:
+    """Text an app definition wrote in several languages (``{zh, en}``), picked when shown."""
+
+    text: Any
+
+    def render(self, lang: str | None = None) -> str:
+        return text_of(self.text, lang)
 
     def __str__(self) -> str:
         return self.render()

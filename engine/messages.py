@@ -215,6 +215,7 @@ register(
             "zh": "{field} 的值已被另一张工单使用,必须唯一。请检查是否重复提交。",
             "en": "The value of {field} is already used by another ticket and must be unique. Is this a duplicate?",
         },
+        "form.check_failed": {"zh": "{message}", "en": "{message}"},
         "form.field_locked": {
             "zh": "字段 {field} 在当前环节不可修改({level})。",
             "en": "Field {field} cannot be changed at this stage ({level}).",

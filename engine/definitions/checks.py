@@ -364,6 +364,9 @@ def _expressions(tt: Mapping[str, Any]) -> Iterator[tuple[tuple[str | int, ...],
                 yield (*path, key), f[key], "bool", {}
         if f.get("type") == "formula" and isinstance(f.get("expr"), str):
             yield (*path, "expr"), f["expr"], None, {}
+        for i, rule in enumerate(f.get("checks") or ()):
+            if isinstance(rule, Mapping) and isinstance(rule.get("must"), str):
+                yield (*path, "checks", i, "must"), rule["must"], "bool", {}
     flow = _flow(tt) or {}
     for i, edge in enumerate(flow.get("edges") or ()):
         if isinstance(edge, Mapping) and isinstance(edge.get("if"), str):

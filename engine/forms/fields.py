@@ -26,7 +26,7 @@ Cleaner = Callable[[Any], Any]
 COMMON_OPTIONS = frozenset(
     {
         "required", "required_if", "visible_if", "readonly", "readonly_if", "default",
-        "default_from", "unique", "index", "help", "placeholder", "renamed_from",
+        "default_from", "unique", "index", "help", "placeholder", "renamed_from", "checks",
     }
 )  # fmt: skip
 

@@ -23,7 +23,7 @@ from engine.definitions.model import FieldDef
 from engine.errors import DefinitionError, FormError, Problem
 from engine.expressions import ExprError, Expression, compile_expr
 from engine.forms.fields import FIELD_TYPES, Cleaner, Invalid
-from engine.i18n import Message
+from engine.i18n import Localized, Message
 
 _EMPTY = (None, "", [], {})
 
@@ -55,6 +55,7 @@ class FieldSpec:
     required_if: Expression | None = None
     readonly_if: Expression | None = None
     formula: Expression | None = None
+    checks: tuple[tuple[Expression, Any], ...] = ()  # (must hold, message) rules of the definition
     precision: int | None = None
     to_expr: Callable[[Any], Any] | None = None
 
@@ -78,10 +79,11 @@ class FieldsSpec:
     def __post_init__(self) -> None:
         # Derived lookups, computed once: the hot path only walks what it must.
         object.__setattr__(self, "by_key", {f.key: f for f in self.fields})
-        has_logic = any(f.visible_if or f.required_if or f.readonly_if for f in self.fields) or bool(
-            self.formulas
-        )
+        has_logic = any(
+            f.visible_if or f.required_if or f.readonly_if or f.checks for f in self.fields
+        ) or bool(self.formulas)
         object.__setattr__(self, "has_logic", has_logic)
+        object.__setattr__(self, "checked", tuple(f for f in self.fields if f.checks))
         # Fields that accept input, with their cleaners; computed and read-only ones are refused.
         accepting = {f.key: f.clean for f in self.fields if not (f.computed or f.readonly)}
         object.__setattr__(self, "cleaners", accepting)
@@ -168,7 +170,28 @@ class FieldsSpec:
             record[spec.key] = value
             given[spec.key] = value
             ctx[spec.key] = _typed(spec, value)
+        self._run_checks(record, ctx, visible, problems, dot)
         return self._result(record, given, partial, current)
+
+    def _run_checks(
+        self,
+        record: Mapping[str, Any],
+        ctx: Mapping[str, Any],
+        visible: Callable[[FieldSpec], bool],
+        problems: list[Problem],
+        dot: str,
+    ) -> None:
+        """A definition's own rules (``checks``), on every visible field that has a valid value."""
+        failed = {p.path for p in problems}
+        for spec in self.checked:  # type: ignore[attr-defined]
+            value = record.get(spec.key)
+            if value is _INVALID or is_empty(value) or dot + spec.key in failed or not visible(spec):
+                continue
+            for must, message in spec.checks:
+                if not self._holds(must, ctx, problems, dot, spec.key):
+                    params = {"field": spec.key, "message": Localized(message)}
+                    problems.append(Problem(dot + spec.key, "form.check_failed", params))
+                    break
 
     def _plain_create(
         self, given: dict[str, Any], problems: list[Problem], dot: str, env: Env | None
@@ -346,6 +369,10 @@ def compile_fields(fields: tuple[FieldDef, ...], ctx: Mapping[str, Any], path: s
                 required_if=_compile(f.get("required_if"), where + ".required_if"),
                 readonly_if=_compile(f.get("readonly_if"), where + ".readonly_if"),
                 formula=_compile(f.get("expr"), where + ".expr") if f.type == "formula" else None,
+                checks=tuple(
+                    (_compile(c["must"], f"{where}.checks[{i}].must"), c["message"])
+                    for i, c in enumerate(f.get("checks") or ())
+                ),
                 precision=f.get("precision"),
                 to_expr=to_expr,
             )

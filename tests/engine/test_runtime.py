@@ -258,3 +258,16 @@ def test_events_and_records_agree_after_many_commands(runtime, db, ticket_data):
         assert conn.execute(select(func.count()).select_from(Outbox)).scalar() == 0
         assert conn.execute(select(func.count()).select_from(Task)).scalar() == 3
     assert seqs == counts
+
+
+def test_a_definitions_own_check_refuses_with_its_own_message(runtime, ticket_data):
+    # complaint.refund: must "refund <= 50000"
+    with pytest.raises(FormError) as caught:
+        runtime.submit("complaint", "complaint", dict(ticket_data, refund="60000"))
+    (problem,) = caught.value.problems
+    assert (problem.path, problem.code) == ("refund", "form.check_failed")
+    assert "50,000" in problem.message("en") and "5 万元" in problem.message("zh")
+    assert (
+        runtime.submit("complaint", "complaint", dict(ticket_data, refund="50000")).data["refund"]
+        == "50000.00"
+    )
