@@ -216,6 +216,10 @@ register(
             "en": "The value of {field} is already used by another ticket and must be unique. Is this a duplicate?",
         },
         "form.check_failed": {"zh": "{message}", "en": "{message}"},
+        "form.reference_missing": {
+            "zh": "{field} 引用的 {ids} 不存在或已停用。请重新选择。",
+            "en": "{field} refers to {ids}, which does not exist or is inactive. Choose again.",
+        },
         "form.field_locked": {
             "zh": "字段 {field} 在当前环节不可修改({level})。",
             "en": "Field {field} cannot be changed at this stage ({level}).",

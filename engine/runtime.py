@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,7 @@ from engine.store.models import (
     App,
     AppVersion,
     Counter,
+    Department,
     Event,
     FlowInstance,
     Outbox,
@@ -245,6 +246,7 @@ class Runtime:
             )
             access = self._access(conn, tspec, tspec.flow.start, actor, app_id)
             clean = tspec.form.validate(data, env=env, locked=access.locked())
+            self._check_references(conn, tspec, clean)
             for key, pattern in tspec.autonumbers:
                 counter = f"{app_key}:{ticket_type}:{key}:{pattern.period(now)}"
                 clean[key] = pattern.render(now, self._next_seq(conn, counter))
@@ -334,6 +336,7 @@ class Runtime:
                 return self._ticket(conn, rec, spec)
             changed = [p["field"] for _, p in events]
             self._claim_unique(conn, rec.app_id, tspec, record_id, new_data, tspec.unique_keys, changed)
+            self._check_references(conn, tspec, new_data, changed)
             events.append(("updated", {"fields": changed}))
             emitted = self._append_events(conn, record_id, rec.event_seq, events, actor, now)
             self._save_record(conn, rec, {"data": new_data, "updated_by": actor, "updated_at": now}, emitted)
@@ -375,6 +378,7 @@ class Runtime:
                     new_data[key] = value
             changed = [p["field"] for kind, p in events if kind == "field_changed"]
             self._claim_unique(conn, rec.app_id, tspec, rec.id, new_data, tspec.unique_keys, changed)
+            self._check_references(conn, tspec, new_data, changed)
             events.append(("task_completed", {"task": task_id, "node": task.node_id, "action": action}))
             inst = conn.execute(select(FI.c.id, FI.c.tokens).where(FI.c.id == task.instance_id)).one()
             walk = stepping.complete(tspec.flow, list(inst.tokens), task.node_id, action)
@@ -538,6 +542,47 @@ class Runtime:
         if rec is None:
             raise NotFoundError(what="ticket", ident=record_id)
         return rec
+
+    def _check_references(
+        self,
+        conn: Connection,
+        tspec: TypeSpec,
+        values: Mapping[str, Any],
+        changed: Iterable[str] | None = None,
+    ) -> None:
+        """Users, departments and linked tickets named in ``values`` must exist (and links be of the
+        named app and type); otherwise the command is refused with every missing one."""
+        keys = set(values) if changed is None else set(changed)
+        problems = []
+        for f in tspec.definition.form.fields:
+            if (
+                f.key not in keys
+                or f.type not in ("user", "department", "link")
+                or is_empty(values.get(f.key))
+            ):
+                continue
+            wanted = {int(v) for v in (values[f.key] if isinstance(values[f.key], list) else [values[f.key]])}
+            if f.type == "user":
+                query = select(User.id).where(User.id.in_(wanted), User.is_active.is_(True))
+            elif f.type == "department":
+                query = select(Department.id).where(Department.id.in_(wanted))
+            else:
+                target = f.get("target") or {}
+                query = (
+                    select(R.c.id)
+                    .join(App, App.id == R.c.app_id)
+                    .where(
+                        R.c.id.in_(wanted),
+                        App.key == target.get("app"),
+                        R.c.ticket_type == target.get("ticket_type"),
+                    )
+                )
+            missing = wanted - set(conn.execute(query).scalars())
+            if missing:
+                shown = ", ".join(map(str, sorted(missing)))
+                problems.append(Problem(f.key, "form.reference_missing", {"field": f.key, "ids": shown}))
+        if problems:
+            raise FormError(problems=problems, count=len(problems))
 
     def _claim_unique(
         self,

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import FormError
+from engine.people import create_department
 from engine.runtime import Runtime, count_records
 from engine.store import Database
 from tests.support import race
@@ -17,8 +18,9 @@ APPS = Path(__file__).resolve().parents[3] / "app_definitions"
 
 
 @pytest.fixture
-def it_ops(runtime):
+def it_ops(runtime, db):
     runtime.publish(APPS / "it_ops.yaml")
+    assert create_department(db, "IT 运维部") == 1  # the department every request below names
     return runtime
 
 
@@ -81,3 +83,11 @@ def test_an_auto_number_cannot_be_typed_in(it_ops):
     with pytest.raises(FormError) as caught:
         it_ops.submit("it_ops", "request", request(change_no="CHG-1"))
     assert [p.code for p in caught.value.problems] == ["form.readonly_field"]
+
+
+def test_a_reference_to_a_department_that_does_not_exist_is_refused(it_ops, db):
+    with pytest.raises(FormError) as caught:
+        it_ops.submit("it_ops", "request", request(requested_by=999))
+    assert [(p.path, p.code) for p in caught.value.problems] == [("requested_by", "form.reference_missing")]
+    assert "999" in caught.value.render("en")
+    assert count_records(db) == 0
