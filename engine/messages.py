@@ -268,6 +268,10 @@ register(
             "zh": "{value} 不是可选项。可选:{options}。",
             "en": "{value} is not one of the options: {options}.",
         },
+        "field.option_not_offered": {
+            "zh": "{value} 在当前情况下不可选。可选:{options}。",
+            "en": "{value} is not offered with the other answers given. Offered: {options}.",
+        },
         "field.not_a_list": {"zh": "应为列表。", "en": "Expected a list."},
         "field.cascade_path": {
             "zh": '请按层级选择,如 ["硬件", "打印机"]。',

@@ -364,6 +364,9 @@ def _expressions(tt: Mapping[str, Any]) -> Iterator[tuple[tuple[str | int, ...],
                 yield (*path, key), f[key], "bool", {}
         if f.get("type") == "formula" and isinstance(f.get("expr"), str):
             yield (*path, "expr"), f["expr"], None, {}
+        for i, option in enumerate(f.get("options") or ()):
+            if isinstance(option, Mapping) and isinstance(option.get("visible_if"), str):
+                yield (*path, "options", i, "visible_if"), option["visible_if"], "bool", {}
         for i, rule in enumerate(f.get("checks") or ()):
             if isinstance(rule, Mapping) and isinstance(rule.get("must"), str):
                 yield (*path, "checks", i, "must"), rule["must"], "bool", {}

@@ -29,7 +29,10 @@ def _number(rng: random.Random, f: FieldDef) -> float:
 
 
 def _choice(rng: random.Random, f: FieldDef, ctx: Mapping[str, Any]) -> Any:
-    option = rng.choice(option_values(f, ctx))
+    # Options offered only under a condition are left out: the other answers are random.
+    option = rng.choice(
+        [o for o in option_values(f, ctx) if not (isinstance(o, Mapping) and o.get("visible_if"))]
+    )
     return option.get("value") if isinstance(option, Mapping) else option
 
 

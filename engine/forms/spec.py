@@ -56,6 +56,8 @@ class FieldSpec:
     readonly_if: Expression | None = None
     formula: Expression | None = None
     checks: tuple[tuple[Expression, Any], ...] = ()  # (must hold, message) rules of the definition
+    option_rules: tuple[tuple[Any, Expression], ...] = ()  # options offered only while a condition holds
+    all_options: frozenset[Any] = frozenset()  # every inline option value
     precision: int | None = None
     to_expr: Callable[[Any], Any] | None = None
 
@@ -80,7 +82,7 @@ class FieldsSpec:
         # Derived lookups, computed once: the hot path only walks what it must.
         object.__setattr__(self, "by_key", {f.key: f for f in self.fields})
         has_logic = any(
-            f.visible_if or f.required_if or f.readonly_if or f.checks for f in self.fields
+            f.visible_if or f.required_if or f.readonly_if or f.checks or f.option_rules for f in self.fields
         ) or bool(self.formulas)
         object.__setattr__(self, "has_logic", has_logic)
         object.__setattr__(self, "checked", tuple(f for f in self.fields if f.checks))
@@ -183,6 +185,15 @@ class FieldsSpec:
     ) -> None:
         """A definition's own rules (``checks``), on every visible field that has a valid value."""
         failed = {p.path for p in problems}
+        for spec in self.fields:
+            if spec.option_rules and not is_empty(value := record.get(spec.key)) and value is not _INVALID:
+                offered = offered_options(spec, ctx) or set()
+                refused = [v for v in (value if isinstance(value, list) else [value]) if v not in offered]
+                if refused and visible(spec):
+                    shown = ", ".join(sorted(map(str, offered)))
+                    params = {"field": spec.key, "value": refused[0], "options": shown}
+                    problems.append(Problem(dot + spec.key, "field.option_not_offered", params))
+                    failed.add(dot + spec.key)
         for spec in self.checked:  # type: ignore[attr-defined]
             value = record.get(spec.key)
             if value is _INVALID or is_empty(value) or dot + spec.key in failed or not visible(spec):
@@ -265,6 +276,20 @@ class FieldsSpec:
 _INVALID = object()  # a value that failed its type check: reported once, never "required" as well
 
 
+def offered_options(spec: FieldSpec, ctx: Mapping[str, Any]) -> set[Any] | None:
+    """The option values of a choice field that are offered right now (None: every option)."""
+    if not spec.option_rules:
+        return None
+    offered = set(spec.all_options - {value for value, _ in spec.option_rules})
+    for value, rule in spec.option_rules:
+        try:
+            if rule(ctx):
+                offered.add(value)
+        except ExprError:
+            continue
+    return offered
+
+
 def _reason(exc: ExprError) -> Message:
     """Why an expression failed, in the language the problem is finally shown in."""
     return Message(exc.code, {k: v for k, v in exc.params.items() if k != "column"})
@@ -293,11 +318,10 @@ def _typed(spec: FieldSpec, value: Any) -> Any:
 
 def _stored(spec: FieldSpec, value: Any) -> Any:
     """A formula's result as stored in the record's JSON: exact money as text, dates as ISO text."""
-    if isinstance(value, Decimal):
+    if isinstance(value, Decimal) or (spec.precision is not None and isinstance(value, int | float)):
+        # Exact text with the declared places ("20.00", also for an empty sum): money stays money.
         step = Decimal(1).scaleb(-(spec.precision if spec.precision is not None else 2))
-        return str(value.quantize(step))
-    if isinstance(value, float):
-        return round(value, spec.precision) if spec.precision is not None else value
+        return str(Decimal(str(value)).quantize(step))
     if isinstance(value, dt.date):
         return value.isoformat()
     return value
@@ -372,6 +396,14 @@ def compile_fields(fields: tuple[FieldDef, ...], ctx: Mapping[str, Any], path: s
                 checks=tuple(
                     (_compile(c["must"], f"{where}.checks[{i}].must"), c["message"])
                     for i, c in enumerate(f.get("checks") or ())
+                ),
+                all_options=frozenset(
+                    o.get("value") if isinstance(o, Mapping) else o for o in (f.get("options") or ())
+                ),
+                option_rules=tuple(
+                    (o["value"], _compile(o["visible_if"], f"{where}.options[{i}].visible_if"))
+                    for i, o in enumerate(f.get("options") or ())
+                    if isinstance(o, Mapping) and o.get("visible_if")
                 ),
                 precision=f.get("precision"),
                 to_expr=to_expr,

@@ -17,7 +17,7 @@ from typing import Any
 from engine.errors import Problem
 from engine.expressions import ExprError, Expression
 from engine.forms.fields import Invalid
-from engine.forms.spec import Env, FieldSpec, expression_context
+from engine.forms.spec import Env, FieldSpec, expression_context, offered_options
 from engine.i18n import t, text_of
 
 
@@ -80,10 +80,14 @@ def form_state(
     for key in errors:
         if key in computed:
             computed[key] = None
+    options = {
+        spec.key: sorted(offered_options(spec, ctx) or ()) for spec in body.fields if spec.option_rules
+    }
     return {
         "visible": visible,
         "required": required,
         "readonly": readonly,
+        "options": options,  # for choice fields whose options depend on other answers
         "values": computed,
         "errors": errors,
     }

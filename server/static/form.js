@@ -85,6 +85,17 @@
         var value = state.values[key];
         output.textContent = value === null || value === undefined ? "" : String(value);
       }
+      // Options offered only under a condition: hide the others (and let go of a choice no longer offered).
+      if (state.options && key in state.options) {
+        var offered = state.options[key];
+        box.querySelectorAll("option[value]").forEach(function (option) {
+          if (option.value === "") return;
+          var shown = offered.indexOf(option.value) !== -1;
+          option.hidden = !shown;
+          option.disabled = !shown;
+          if (!shown && option.selected) option.selected = false;
+        });
+      }
     });
   }
 

@@ -271,3 +271,16 @@ def test_a_definitions_own_check_refuses_with_its_own_message(runtime, ticket_da
         runtime.submit("complaint", "complaint", dict(ticket_data, refund="50000")).data["refund"]
         == "50000.00"
     )
+
+
+def test_options_offered_only_under_a_condition_are_refused_otherwise(runtime, ticket_data):
+    # remedy "replacement" is offered for quality and delivery complaints, not for billing ones
+    with pytest.raises(FormError) as caught:
+        runtime.submit("complaint", "complaint", dict(ticket_data, category="billing", remedy="replacement"))
+    (problem,) = caught.value.problems
+    assert (problem.path, problem.code) == ("remedy", "field.option_not_offered")
+    assert "apology, refund" in problem.message("en")
+    ticket = runtime.submit(
+        "complaint", "complaint", dict(ticket_data, category="quality", remedy="replacement")
+    )
+    assert ticket.data["remedy"] == "replacement"

@@ -377,7 +377,7 @@ def test_total_is_computed_from_the_items_even_as_typed_text():
     assert typed["values"] == {"total": "24.00"}
     as_text = form_state(tspec, {"items": [{"sku": "A", "qty": "2", "price": "10.5"}]})
     assert as_text["values"] == {"total": "21.00"}
-    assert form_state(tspec, {})["values"] == {"total": 0}
+    assert form_state(tspec, {})["values"] == {"total": "0.00"}
 
 
 def test_state_lists_required_and_readonly_fields():
@@ -403,4 +403,13 @@ def test_expression_errors_are_reported_not_raised():
 
 def test_state_ignores_unknown_computed_and_invalid_input():
     state = form_state(complaint(), {"colour": "red", "total": "999", "category": 42, "items": "nope"})
-    assert state["values"] == {"total": 0} and not state["visible"]["refund"]
+    assert state["values"] == {"total": "0.00"} and not state["visible"]["refund"]
+
+
+def test_the_live_state_lists_the_options_offered_now():
+    from engine.forms.state import form_state
+
+    tspec = complaint()
+    assert form_state(tspec, {"category": "billing"})["options"]["remedy"] == ["apology", "refund"]
+    offered = form_state(tspec, {"category": "delivery"})["options"]["remedy"]
+    assert offered == ["apology", "redelivery", "replacement"]
