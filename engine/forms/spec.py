@@ -58,6 +58,7 @@ class FieldSpec:
     checks: tuple[tuple[Expression, Any], ...] = ()  # (must hold, message) rules of the definition
     option_rules: tuple[tuple[Any, Expression], ...] = ()  # options offered only while a condition holds
     all_options: frozenset[Any] = frozenset()  # every inline option value
+    rows: FieldsSpec | None = None  # a sub-table's row form
     precision: int | None = None
     to_expr: Callable[[Any], Any] | None = None
 
@@ -356,9 +357,9 @@ def _compile(source: Any, path: str) -> Expression | None:
         raise DefinitionError(problems=[Problem(path, exc.code, exc.params)]) from None
 
 
-def _rows_to_expr(f: FieldDef, ctx: Mapping[str, Any], path: str) -> Callable[[Any], Any]:
+def _rows_to_expr(rows_spec: FieldsSpec) -> Callable[[Any], Any]:
     """Sub-table rows as expressions see them: each cell typed like a top-level field."""
-    row_specs: dict[str, FieldSpec] = compile_fields(f.fields, ctx, path).by_key  # type: ignore[attr-defined]
+    row_specs: dict[str, FieldSpec] = rows_spec.by_key  # type: ignore[attr-defined]
 
     def convert(rows: Any) -> Any:
         if not isinstance(rows, list):
@@ -378,7 +379,8 @@ def compile_fields(fields: tuple[FieldDef, ...], ctx: Mapping[str, Any], path: s
     for f in fields:
         ftype = FIELD_TYPES[f.type]
         where = f"{path}.{f.key}"
-        to_expr = _rows_to_expr(f, ctx, where) if f.type == "subtable" else ftype.to_expr
+        rows = compile_fields(f.fields, ctx, where) if f.type == "subtable" else None
+        to_expr = _rows_to_expr(rows) if rows is not None else ftype.to_expr
         specs.append(
             FieldSpec(
                 key=f.key,
@@ -407,6 +409,7 @@ def compile_fields(fields: tuple[FieldDef, ...], ctx: Mapping[str, Any], path: s
                 ),
                 precision=f.get("precision"),
                 to_expr=to_expr,
+                rows=rows,
             )
         )
     return FieldsSpec(tuple(specs), _formula_order(specs, path))

@@ -43,7 +43,10 @@ def form_state(
         spec = by_key.get(key)
         if spec is None or spec.computed:
             continue
-        if key in body.cleaners:
+        if spec.rows is not None and isinstance(value, list):
+            # Rows still being typed do not blank the totals: formulas see the complete rows.
+            inputs[key] = [row for row in value if _row_complete(spec.rows, row)]
+        elif key in body.cleaners:
             inputs[key] = value
         else:  # read-only: not input, but part of the record the conditions see
             base[key] = _cleaned(spec, value)
@@ -91,6 +94,12 @@ def form_state(
         "values": computed,
         "errors": errors,
     }
+
+
+def _row_complete(rows: Any, row: Any) -> bool:
+    problems: list[Problem] = []
+    rows.clean(row, problems)
+    return not problems
 
 
 def _cleaned(spec: FieldSpec, value: Any) -> Any:

@@ -413,3 +413,10 @@ def test_the_live_state_lists_the_options_offered_now():
     assert form_state(tspec, {"category": "billing"})["options"]["remedy"] == ["apology", "refund"]
     offered = form_state(tspec, {"category": "delivery"})["options"]["remedy"]
     assert offered == ["apology", "redelivery", "replacement"]
+
+
+def test_a_row_still_being_typed_does_not_blank_the_total():
+    from engine.forms.state import form_state
+
+    rows = [{"sku": "A-1", "qty": "2", "price": "9.95"}, {"qty": "1", "price": "0.10"}]  # 2nd: no SKU yet
+    assert form_state(complaint(), {"items": rows})["values"]["total"] == "19.90"
