@@ -310,6 +310,9 @@ def _numeric_pair(a: Any, b: Any) -> tuple[Any, Any]:
     return a, b
 
 
+_PLAIN_NUMBERS = (int, float)
+
+
 def _null_safe(op: Callable[[Any, Any], Any], when_null: Any = None) -> Callable[[Any, Any], Any]:
     """``op`` on two values, money and floats made comparable; ``when_null`` if either is missing."""
 
@@ -327,6 +330,8 @@ def _arith(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
 
 
 def _mul(a: Any, b: Any) -> Any:
+    if type(a) in _PLAIN_NUMBERS and type(b) in _PLAIN_NUMBERS:
+        return a * b
     if a is None or b is None:
         return None
     if isinstance(a, list | tuple | dict) or isinstance(b, list | tuple | dict):
@@ -412,6 +417,8 @@ CMP_OPS: dict[type, Callable[[Any, Any], bool]] = {
     ast.LtE: _ordered(operator.le),
     ast.Gt: _ordered(operator.gt),
     ast.GtE: _ordered(operator.ge),
+    ast.Is: operator.is_,  # `x is None`, `flag is True`
+    ast.IsNot: operator.is_not,
     ast.In: _contains,
     ast.NotIn: lambda a, b: not _contains(a, b),
 }
@@ -534,7 +541,12 @@ def _c_attribute(c: _Compiler, node: ast.Attribute) -> Fn:
         c.names.add(node.value.id)
     target = c.compile(node.value)
     attr = node.attr
-    return lambda ctx: _attr(target(ctx), attr)
+
+    def get(ctx: Ctx) -> Any:
+        value = target(ctx)
+        return value.get(attr) if type(value) is dict else _attr(value, attr)  # dicts: the common case
+
+    return get
 
 
 def _c_subscript(c: _Compiler, node: ast.Subscript) -> Fn:

@@ -87,6 +87,16 @@ class FieldsSpec:
         ) or bool(self.formulas)
         object.__setattr__(self, "has_logic", has_logic)
         object.__setattr__(self, "checked", tuple(f for f in self.fields if f.checks))
+        object.__setattr__(self, "optioned", tuple(f for f in self.fields if f.option_rules))
+        requirable = tuple(f for f in self.fields if (f.required or f.required_if) and not f.computed)
+        object.__setattr__(self, "requirable", requirable)
+        # Only what some expression reads is put in front of expressions (ticket data can be large).
+        names: set[str] = set()
+        for f in self.fields:
+            exprs = [f.visible_if, f.required_if, f.readonly_if, f.formula, *(m for m, _ in f.checks)]
+            exprs += [rule for _, rule in f.option_rules]
+            names.update(n for e in exprs if e is not None for n in e.names)
+        object.__setattr__(self, "expr_names", frozenset(names))
         # Fields that accept input, with their cleaners; computed and read-only ones are refused.
         accepting = {f.key: f.clean for f in self.fields if not (f.computed or f.readonly)}
         object.__setattr__(self, "cleaners", accepting)
@@ -186,8 +196,8 @@ class FieldsSpec:
     ) -> None:
         """A definition's own rules (``checks``), on every visible field that has a valid value."""
         failed = {p.path for p in problems}
-        for spec in self.fields:
-            if spec.option_rules and not is_empty(value := record.get(spec.key)) and value is not _INVALID:
+        for spec in self.optioned:  # type: ignore[attr-defined]
+            if not is_empty(value := record.get(spec.key)) and value is not _INVALID:
                 offered = offered_options(spec, ctx) or set()
                 refused = [v for v in (value if isinstance(value, list) else [value]) if v not in offered]
                 if refused and visible(spec):
@@ -254,8 +264,8 @@ class FieldsSpec:
         visible: Callable[[FieldSpec], bool],
         ctx: Mapping[str, Any] | None = None,
     ) -> None:
-        for spec in self.fields:
-            if spec.computed or (partial and spec.key not in given and spec.required_if is None):
+        for spec in self.requirable:  # type: ignore[attr-defined]
+            if partial and spec.key not in given and spec.required_if is None:
                 continue
             value = record.get(spec.key)
             if value is _INVALID or not is_empty(value) or not visible(spec):
@@ -333,18 +343,22 @@ def expression_context(
 ) -> dict[str, Any]:
     """What an expression sees: typed field values, ``old``, ``user``, ``now``, ``today``, ``ticket``."""
     by_key: dict[str, FieldSpec] = fields.by_key  # type: ignore[attr-defined]
+    wanted: frozenset[str] = fields.expr_names  # type: ignore[attr-defined]
     ctx: dict[str, Any] = {}
-    for key, value in record.items():
-        spec = by_key.get(key)
+    for key in wanted & record.keys():
+        value, spec = record[key], by_key.get(key)
         ctx[key] = None if value is _INVALID else (_typed(spec, value) if spec else value)
-    old = current or {}
-    ctx["old"] = {k: _typed(by_key[k], v) if k in by_key else v for k, v in old.items()}
+    if "old" in wanted:
+        old = current or {}
+        ctx["old"] = {k: _typed(by_key[k], v) if k in by_key else v for k, v in old.items()}
     env = env or Env()
     now = env.now or dt.datetime.now(dt.UTC)
-    ctx["user"] = dict(env.user)
+    if "user" in wanted:
+        ctx["user"] = dict(env.user)
+    if "ticket" in wanted:
+        ctx["ticket"] = dict(env.ticket)
     ctx["now"] = now
     ctx["today"] = now.date()
-    ctx["ticket"] = dict(env.ticket)
     return ctx
 
 
@@ -360,6 +374,8 @@ def _compile(source: Any, path: str) -> Expression | None:
 def _rows_to_expr(rows_spec: FieldsSpec) -> Callable[[Any], Any]:
     """Sub-table rows as expressions see them: each cell typed like a top-level field."""
     row_specs: dict[str, FieldSpec] = rows_spec.by_key  # type: ignore[attr-defined]
+    if all(spec.to_expr is None for spec in row_specs.values()):
+        return lambda rows: rows  # nothing to convert: expressions read the stored rows as they are
 
     def convert(rows: Any) -> Any:
         if not isinstance(rows, list):
