@@ -114,7 +114,9 @@ def test_bench30_requires_what_the_baseline_schema_requires():
     _, validator = _bench30()
     schema = validator.schema
     assert set(schema["required"]) == set(SCHEMA["required"])
-    assert set(schema["properties"]) == set(SCHEMA["properties"])
+    # The Gongdan form also computes items_total (a read-only formula no input may carry).
+    assert set(schema["properties"]) == set(SCHEMA["properties"]) | {"items_total"}
+    assert schema["properties"]["items_total"]["readOnly"] is True
     rows = schema["properties"]["line_items"]
     assert (rows["minItems"], rows["maxItems"]) == (1, 50)
     assert set(rows["items"]["required"]) == set(LINE_ITEM["required"])
