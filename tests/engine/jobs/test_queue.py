@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import os
 import uuid
 
 import pytest
@@ -90,7 +91,10 @@ def test_make_huey_uses_redis_when_redis_url_is_set(tmp_path):
     try:
         redis.Redis.from_url(REDIS_URL).ping()
     except redis.ConnectionError:
-        pytest.skip(f"Redis not reachable at {REDIS_URL}")
+        reason = f"Redis not reachable at {REDIS_URL}"
+        if os.environ.get("GONGDAN_REQUIRE_REDIS") == "1":
+            pytest.fail(reason + " (GONGDAN_REQUIRE_REDIS=1)")
+        pytest.skip(reason)
     settings = load_settings({"GONGDAN_HOME": str(tmp_path), "REDIS_URL": REDIS_URL})
     huey = make_huey(settings, name=f"gongdan-test-{uuid.uuid4().hex}")
     assert isinstance(huey, RedisHuey)
