@@ -88,6 +88,8 @@ class FieldsSpec:
         object.__setattr__(self, "has_logic", has_logic)
         object.__setattr__(self, "checked", tuple(f for f in self.fields if f.checks))
         object.__setattr__(self, "optioned", tuple(f for f in self.fields if f.option_rules))
+        object.__setattr__(self, "conditionally_visible", tuple(f for f in self.fields if f.visible_if))
+        object.__setattr__(self, "conditionally_readonly", tuple(f for f in self.fields if f.readonly_if))
         requirable = tuple(f for f in self.fields if (f.required or f.required_if) and not f.computed)
         object.__setattr__(self, "requirable", requirable)
         # Only what some expression reads is put in front of expressions (ticket data can be large).
@@ -163,15 +165,21 @@ class FieldsSpec:
             self._check_required(record, given, partial, problems, dot, lambda spec: True)
             return self._result(record, given, partial, current)
         ctx = expression_context(self, record, current, env)
-        visible = self._visible(ctx, problems, dot)
-        for key in list(given):
-            if not visible(by_key[key]):
-                given.pop(key)  # hidden: not stored from input
-                record.pop(key, None)
-            elif by_key[key].readonly_if is not None and self._holds(
-                by_key[key].readonly_if, ctx, problems, dot, key
-            ):
-                problems.append(Problem(dot + key, "form.readonly_field", {"field": key}))
+        hidden = {
+            spec.key
+            for spec in self.conditionally_visible  # type: ignore[attr-defined]
+            if not self._holds(spec.visible_if, ctx, problems, dot, spec.key)  # type: ignore[arg-type]
+        }
+
+        def visible(spec: FieldSpec) -> bool:
+            return spec.key not in hidden
+
+        for key in hidden & given.keys():
+            given.pop(key)  # hidden: not stored from input
+            record.pop(key, None)
+        for spec in self.conditionally_readonly:  # type: ignore[attr-defined]
+            if spec.key in given and self._holds(spec.readonly_if, ctx, problems, dot, spec.key):
+                problems.append(Problem(dot + spec.key, "form.readonly_field", {"field": spec.key}))
         self._check_required(record, given, partial, problems, dot, visible, ctx)
         for spec in self.formulas:
             try:
@@ -231,18 +239,6 @@ class FieldsSpec:
         if problems:
             return {k: v for k, v in given.items() if v is not _INVALID}
         return given
-
-    def _visible(self, ctx: dict[str, Any], problems: list[Problem], dot: str) -> Callable[[FieldSpec], bool]:
-        cache: dict[str, bool] = {}
-
-        def visible(spec: FieldSpec) -> bool:
-            if spec.visible_if is None:
-                return True
-            if spec.key not in cache:
-                cache[spec.key] = self._holds(spec.visible_if, ctx, problems, dot, spec.key)
-            return cache[spec.key]
-
-        return visible
 
     @staticmethod
     def _holds(expr: Expression, ctx: Mapping[str, Any], problems: list[Problem], dot: str, key: str) -> bool:
