@@ -125,7 +125,7 @@ class FieldsSpec:
         holds only the fields that the update sets, plus formulas whose inputs changed.
         """
         dot = prefix + "." if prefix else ""
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             problems.append(Problem(prefix, "form.not_an_object"))
             return {}
         by_key: dict[str, FieldSpec] = self.by_key  # type: ignore[attr-defined]
