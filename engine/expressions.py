@@ -1004,11 +1004,6 @@ class _Checker:
                 )
 
 
-def names_of(source: str) -> frozenset[str]:
-    """The free names an expression reads (fields, old, user, …)."""
-    return compile_expr(source).names
-
-
 __all__: Sequence[str] = [
     "FUNCTIONS",
     "ExprError",
@@ -1019,5 +1014,4 @@ __all__: Sequence[str] = [
     "compile_expr",
     "evaluate",
     "function",
-    "names_of",
 ]

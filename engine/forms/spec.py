@@ -25,8 +25,6 @@ from engine.expressions import ExprError, Expression, compile_expr
 from engine.forms.fields import FIELD_TYPES, Cleaner, Invalid
 from engine.i18n import Localized, Message
 
-_EMPTY = (None, "", [], {})
-
 
 def unique_text(value: Any) -> str:
     """A value as compared for uniqueness: its text, or a digest when that is long or structured."""

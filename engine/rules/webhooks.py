@@ -4,18 +4,11 @@ from __future__ import annotations
 
 from engine.reactions import CommandContext, reactor
 
-#: Event types a webhook may subscribe to, and the event names the Runtime emits for them.
-WEBHOOK_EVENTS = {
-    "created": "created",
-    "updated": "updated",
-    "field_changed": "field_changed",
-    "stage_entered": "stage_entered",
-    "stage_left": "stage_left",
-    "task_created": "task_created",
-    "task_completed": "task_completed",
-    "comment_added": "comment_added",
-    "closed": "closed",
-}
+#: Event types a webhook may subscribe to: the Runtime's own event names.
+WEBHOOK_EVENTS = frozenset(
+    {"created", "updated", "field_changed", "stage_entered", "stage_left", "task_created", "task_completed",
+     "comment_added", "closed"}
+)  # fmt: skip
 
 
 @reactor
@@ -26,7 +19,7 @@ def queue_webhooks(cmd: CommandContext) -> None:
     for hook in hooks:
         if hook.ticket_types and cmd.ticket_type not in hook.ticket_types:
             continue
-        wanted = {WEBHOOK_EVENTS[e] for e in hook.events if e in WEBHOOK_EVENTS}
+        wanted = WEBHOOK_EVENTS.intersection(hook.events)
         for event in cmd.events:
             if event.type not in wanted:
                 continue
