@@ -81,9 +81,7 @@ def create_department(
         existing = conn.execute(
             select(Department.id).where(
                 Department.name == name,
-                Department.parent_id.is_(parent_id)
-                if parent_id is None
-                else Department.parent_id == parent_id,
+                Department.parent_id.is_not_distinct_from(parent_id),
             )
         ).scalar()
         if existing is not None:

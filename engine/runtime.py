@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from engine.store.models import (
 )
 from engine.store.types import utcnow
 
+log = logging.getLogger("gongdan.runtime")
 R, E, T, FI, OB, UV = (m.__table__ for m in (Record, Event, Task, FlowInstance, Outbox, UniqueValue))
 
 #: Delivery tries before a row is dead: with backoff 10 s doubling to 1 h, about six hours of outage.
@@ -802,11 +804,7 @@ class Runtime:
             try:
                 self.dispatch(outbox_ids)
             except Exception:
-                import logging
-
-                logging.getLogger("gongdan.runtime").warning(
-                    "outbox dispatch failed; the sweep will pick it up"
-                )
+                log.warning("outbox dispatch failed; the sweep will pick it up", exc_info=True)
 
 
 def _ticket_type(spec: AppSpec, ticket_type: str) -> TypeSpec:
@@ -835,4 +833,4 @@ def count_records(db: Database) -> int:
         return conn.execute(select(func.count()).select_from(R)).scalar_one()
 
 
-__all__ = ["PublishResult", "Runtime", "Ticket", "User"]
+__all__ = ["PublishResult", "Runtime", "Ticket"]

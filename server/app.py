@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from engine.bootstrap import Platform, open_platform
 from engine.errors import GongdanError
-from engine.i18n import current_lang, t
+from engine.i18n import current_lang, known, t
 
 #: Blueprints to register, in order: later issues (portal, inbox, designer, admin) add theirs here.
 BLUEPRINTS: list[tuple[str, str]] = [
@@ -54,7 +54,7 @@ def create_app(platform: Platform | None = None, config: dict[str, Any] | None =
         return jsonify(
             {
                 "code": code,
-                "message": t(code, g.get("lang")) if _known(code) else exc.description,
+                "message": t(code, g.get("lang")) if known(code) else exc.description,
                 "problems": [],
             }
         ), exc.code
@@ -67,12 +67,6 @@ def create_app(platform: Platform | None = None, config: dict[str, Any] | None =
         ), 500
 
     return app
-
-
-def _known(code: str) -> bool:
-    from engine.i18n import known
-
-    return known(code)
 
 
 def platform() -> Platform:
