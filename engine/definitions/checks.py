@@ -21,7 +21,17 @@ CHECKS: list[Check] = []
 
 NUMBER_TOKEN = re.compile(r"\{([^{}]*)\}")
 NUMBER_TOKENS = re.compile(r"yyyy|yyyyMM|yyyyMMdd|seq:(?:[1-9]|10)")
-ASSIGNEE_KINDS = ("user", "role", "department", "field", "submitter", "manager_of", "expr", "dispatch")
+ASSIGNEE_KINDS = (
+    "user",
+    "role",
+    "department",
+    "department_members",
+    "field",
+    "submitter",
+    "manager_of",
+    "expr",
+    "dispatch",
+)
 ACTION_KEYS = (
     "set", "assign", "notify", "call", "create", "comment", "escalate", "watch", "flow", "todo", "webhook",
 )  # fmt: skip

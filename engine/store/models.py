@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -57,6 +58,8 @@ class User(Base):
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Away (leave, holiday): dispatch and balancing skip the user; assigned work stays theirs.
+    is_away: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     lang: Mapped[str] = mapped_column(String(8), default="zh")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -99,6 +102,8 @@ class RoleMember(Base):
     __tablename__ = "role_members"
     role_id: Mapped[int] = mapped_column(ForeignKey("roles.id"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    #: Share of the team's work in weighted balancing (2 gets twice as many tickets as 1).
+    weight: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class Counter(Base):
@@ -157,6 +162,10 @@ class FlowInstance(Base):
     app_version: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="running")
     tokens: Mapped[list[str]] = mapped_column(JSONData)
+    #: Stepping state beyond the tokens: join arrivals expected, subprocess links, return counts.
+    state: Mapped[dict[str, Any]] = mapped_column(JSONData, default=dict, server_default="{}")
+    parent_instance_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    parent_node: Mapped[str | None] = mapped_column(String(40))
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
@@ -177,10 +186,65 @@ class Task(Base):
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     completed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     outcome: Mapped[str | None] = mapped_column(String(40))
+    #: task (work) or approval; approvals of one node entry share a group and a mode.
+    kind: Mapped[str] = mapped_column(String(16), default="task", server_default="task")
+    group_key: Mapped[str | None] = mapped_column(String(80))
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: waiting tasks open when the task they wait for is decided (sequential, add-signer before)
+    waits_for: Mapped[int | None] = mapped_column(BigInteger)
+    delegated_from: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     __table_args__ = (
         Index("ix_tasks_assignee_status", "assignee_id", "status"),
         Index("ix_tasks_status_due", "status", "due_at"),
     )
+
+
+class Timer(Base):
+    """Something due at a moment: a timer node, an SLA escalation level, a task reminder.
+
+    The worker's tick fires due pending timers in batches (``status`` flips from pending to fired
+    in the firing transaction, so each fires once); a worker that was down catches up.
+    """
+
+    __tablename__ = "timers"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), index=True)
+    instance_id: Mapped[int | None] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(24))
+    node_id: Mapped[str | None] = mapped_column(String(40))
+    task_id: Mapped[int | None] = mapped_column(BigInteger)
+    clock_id: Mapped[int | None] = mapped_column(BigInteger)
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONData, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    fired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = (Index("ix_timers_status_due", "status", "due_at"),)
+
+
+class SlaClock(Base):
+    """One SLA target of one node visit, counted in business seconds on a calendar.
+
+    Running clocks pause while the ticket is in a paused stage (waiting on the customer) and
+    resume with what is left; ``levels`` lists the escalation levels already fired.
+    """
+
+    __tablename__ = "sla_clocks"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), index=True)
+    node_id: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(16))  # response | resolution
+    calendar: Mapped[str] = mapped_column(String(40))
+    budget_s: Mapped[float] = mapped_column(Float)
+    used_s: Mapped[float] = mapped_column(Float, default=0.0)
+    running_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running|paused|met|breached
+    breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    levels: Mapped[list[Any]] = mapped_column(JSONData, default=list)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Outbox(Base):
