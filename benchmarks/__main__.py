@@ -8,6 +8,7 @@ import sys
 
 from benchmarks import BENCHMARKS
 from benchmarks import expressions as _expressions  # noqa: F401  (registers expr.*)
+from benchmarks import flows as _flows  # noqa: F401  (registers flow.*)
 from benchmarks import forms as _forms  # noqa: F401  (registers forms.*)
 from benchmarks import store as _store  # noqa: F401  (registers store.*)
 

@@ -8,6 +8,7 @@ moment forward by working hours; ``hours_between`` counts the working hours betw
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -61,6 +62,23 @@ class Calendar:
             remaining -= span
         raise ValueError(f"calendar {self.key} has no working time in {MAX_DAYS} days")
 
+    @property
+    def hours_per_day(self) -> float:
+        return (
+            sum(
+                (dt.datetime.combine(dt.date.min, b) - dt.datetime.combine(dt.date.min, a)).total_seconds()
+                for a, b in self.periods
+            )
+            / 3600
+        )
+
+    def hours_of(self, duration: str) -> float:
+        """Working hours in a duration such as ``15m``, ``4h``, ``3d`` (working days) or ``1w``."""
+        amount, unit = parse_duration(duration)
+        days_per_week = len(self.weekdays)
+        per_unit = {"m": 1 / 60, "h": 1.0, "d": self.hours_per_day, "w": self.hours_per_day * days_per_week}
+        return amount * per_unit[unit]
+
     def hours_between(self, start: dt.datetime, end: dt.datetime) -> float:
         """Working hours from ``start`` to ``end`` (negative when ``end`` comes first)."""
         if end < start:
@@ -71,6 +89,17 @@ class Calendar:
                 break
             total += min(hi, end) - lo
         return total.total_seconds() / 3600
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
+
+
+def parse_duration(text: str) -> tuple[float, str]:
+    """``4h`` → (4.0, "h"); units m, h, d, w. Raises ValueError on anything else."""
+    found = _DURATION.match(str(text))
+    if not found:
+        raise ValueError(f"not a duration: {text!r} (write e.g. 15m, 4h, 3d, 1w)")
+    return float(found.group(1)), found.group(2)
 
 
 def _periods(*spans: tuple[str, str]) -> tuple[tuple[dt.time, dt.time], ...]:

@@ -8,14 +8,17 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import yaml
 
 from engine.config import load_settings
-from engine.errors import DefinitionError, GongdanError
+from engine.errors import DefinitionError, GongdanError, InputError
 from engine.i18n import t
+
+if TYPE_CHECKING:
+    from engine.runtime import PublishResult
 
 EXIT_BAD_INPUT = 2
 
@@ -120,24 +123,80 @@ def validate(files: tuple[Path, ...]) -> None:
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--dry-run", is_flag=True, help="Check and show the diff, write nothing.")
+@click.option(
+    "--into",
+    metavar="APP_KEY:TICKET_TYPE",
+    help="FILE is BPMN 2.0: replace this ticket type's flow with it (see docs/bpmn.md).",
+)
+@click.option("--process", "process_id", metavar="ID", help="With --into: the BPMN process (or participant).")
 @friendly
-def import_(files: tuple[Path, ...], dry_run: bool) -> None:
+def import_(files: tuple[Path, ...], dry_run: bool, into: str | None, process_id: str | None) -> None:
     """Publish app definitions as new versions (each all or nothing); prints the diff."""
+    if into is not None:
+        _import_bpmn(files, into, process_id, dry_run)
+        return
+    bpmn_file = next((path for path in files if path.suffix.lower() == ".bpmn"), None)
+    if bpmn_file is not None:
+        import engine.flows.bpmn_messages  # noqa: F401  (its words)
+
+        raise InputError("bpmn.needs_into", file=str(bpmn_file))
     loaded = _load_all(files)
     platform = _platform()
     for item in loaded:
-        result = platform.runtime.publish(item, dry_run=dry_run)
-        if result.previous is not None and result.changes:
-            click.echo(t("cli.diff_header", None, version=result.previous))
-            for change in result.changes:
-                click.echo("  " + change.render())
-        if result.unchanged:
-            click.echo(t("cli.unchanged", None, app=result.app, version=result.version))
-        elif dry_run:
-            click.echo(t("cli.dry_run", None, app=result.app, version=result.version))
-        else:
-            click.echo(t("cli.imported", None, app=result.app, version=result.version))
+        _echo_published(platform.runtime.publish(item, dry_run=dry_run), dry_run)
     platform.close()
+
+
+def _echo_published(result: PublishResult, dry_run: bool) -> None:
+    if result.previous is not None and result.changes:
+        click.echo(t("cli.diff_header", None, version=result.previous))
+        for change in result.changes:
+            click.echo("  " + change.render())
+    if result.unchanged:
+        click.echo(t("cli.unchanged", None, app=result.app, version=result.version))
+    elif dry_run:
+        click.echo(t("cli.dry_run", None, app=result.app, version=result.version))
+    else:
+        click.echo(t("cli.imported", None, app=result.app, version=result.version))
+
+
+def _import_bpmn(files: tuple[Path, ...], into: str, process_id: str | None, dry_run: bool) -> None:
+    """Convert the BPMN file, put its flow into the running definition, check it all, publish."""
+    from engine.definitions.loader import load_definition
+    from engine.flows.bpmn import convert_file, parse_target, require_importable, with_flow
+
+    if len(files) != 1:
+        raise InputError("bpmn.into_one_file", count=len(files))
+    app_key, ticket_type = parse_target(into)
+    conversion = convert_file(files[0], process_id)
+    require_importable(conversion, str(files[0]))
+    platform = _platform()
+    try:
+        _, running = platform.runtime.definition(app_key)
+        data = with_flow(running, app_key, ticket_type, conversion.flow)
+        loaded = load_definition(data, name=f"{app_key} + {files[0].name}")
+        _echo_published(platform.runtime.publish(loaded, dry_run=dry_run), dry_run)
+    finally:
+        platform.close()
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--process", "process_id", metavar="ID", help="The BPMN process (or participant) to convert.")
+@friendly
+def bpmn(file: Path, process_id: str | None) -> None:
+    """Print the Gongdan flow of a BPMN 2.0 file as YAML, and every element it cannot keep (exit 2).
+
+    Touches no database. To publish it: gongdan import FILE --into APP_KEY:TICKET_TYPE.
+    """
+    from engine.flows.bpmn import convert_file, hints, require_importable
+
+    conversion = convert_file(file, process_id)
+    if conversion.flow["nodes"]:
+        for line in hints(conversion):
+            click.echo(f"# {line}")
+        click.echo(dump_definition(conversion.flow, "yaml"), nl=False)
+    require_importable(conversion, str(file))
 
 
 def dump_definition(data: dict[str, Any], fmt: str) -> str:

@@ -57,7 +57,8 @@ def load_demo(platform: Any, tickets: int, seed: int, echo: Callable[[str], Any]
                 choices = [a for a in available_actions(tspec.flow, task["node_id"]) if a != "reject"]
                 if not choices:
                     break
-                runtime.act(task["id"], rng.choice(choices), actor=rng.choice(ids))
+                actor = task["assignee_id"]  # a pool task nobody claimed yet: the system moves it on
+                runtime.act(task["id"], rng.choice(choices), actor=actor)
     echo(f"demo: {len(USERS)} users (password: demo), {tickets} tickets in {', '.join(apps)}")
 
 

@@ -89,3 +89,18 @@ def create_department(
         return conn.execute(
             insert(Department).values(name=name, parent_id=parent_id, head_id=head_id)
         ).inserted_primary_key[0]
+
+
+def set_away(db: Database, user: int, away: bool = True) -> None:
+    """Mark a user away (leave, holiday) or back: dispatch skips away users; their work stays theirs."""
+    with db.write() as conn:
+        if conn.execute(update(User).where(User.id == user).values(is_away=away)).rowcount != 1:
+            raise NotFoundError("runtime.unknown_user", user=user)
+
+
+def set_department_head(db: Database, department_id: int, head_id: int | None) -> None:
+    """Make ``head_id`` the head of the department (None: no head), e.g. after creating its people."""
+    with db.write() as conn:
+        done = conn.execute(update(Department).where(Department.id == department_id).values(head_id=head_id))
+        if done.rowcount != 1:
+            raise NotFoundError(what="department", ident=department_id)

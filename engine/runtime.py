@@ -16,25 +16,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 import engine.rules  # noqa: F401  (registers the rule engine's reactors)
 from engine.definitions.diff import Change, diff
 from engine.definitions.loader import Loaded, load_definition
 from engine.errors import ActionError, ConflictError, FormError, NotFoundError, Problem
-from engine.flows import stepping
-from engine.flows.assignees import resolve_assignee
+from engine.flows import sla, stepping
+from engine.flows.commands import FlowCommands
 from engine.forms.fields import FIELD_TYPES
 from engine.forms.permissions import EVERYTHING, FieldAccess, needs_roles
 from engine.forms.spec import Env, FormSpec, is_empty, unique_text
-from engine.reactions import REACTORS, CommandContext, EmittedEvent
+from engine.reactions import REACTORS, CommandContext, EmittedEvent, OutboxItem
 from engine.specs import AppSpec, TypeSpec, compile_app
+from engine.store.counters import next_value
 from engine.store.db import Database
 from engine.store.models import (
     App,
     AppVersion,
-    Counter,
     Department,
     Event,
     FlowInstance,
@@ -60,13 +59,6 @@ INSERT_RECORD = insert(R).returning(R.c.id)
 INSERT_INSTANCE = insert(FI).returning(FI.c.id)
 INSERT_TASK = insert(T).returning(T.c.id)
 INSERT_EVENTS = insert(E)
-COUNTER_UPSERT = {
-    name: dialect_insert(Counter)
-    .values(key=bindparam("key"), value=1)
-    .on_conflict_do_update(index_elements=[Counter.key], set_={"value": Counter.value + 1})
-    .returning(Counter.value)
-    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
-}
 
 
 @dataclass(frozen=True)
@@ -100,7 +92,7 @@ class PublishResult:
         return self.previous == self.version
 
 
-class Runtime:
+class Runtime(FlowCommands):
     def __init__(
         self,
         db: Database,
@@ -242,66 +234,77 @@ class Runtime:
             app_id, version = self._app_row(conn, app_key)
             spec = self.spec_for(conn, app_id, version)
             tspec = _ticket_type(spec, ticket_type)
-            now = self.clock()
-            env = Env(
-                self._user(conn, actor, app_id, tspec.form), now, {"app": app_key, "ticket_type": ticket_type}
-            )
-            access = self._access(conn, tspec, tspec.flow.start, actor, app_id)
-            clean = tspec.form.validate(data, env=env, locked=access.locked())
-            self._check_references(conn, tspec, clean)
-            for key, pattern in tspec.autonumbers:
-                counter = f"{app_key}:{ticket_type}:{key}:{pattern.period(now)}"
-                clean[key] = pattern.render(now, self._next_seq(conn, counter))
-            number = tspec.number.render(
-                now, self._next_seq(conn, f"{app_key}:{ticket_type}:{tspec.number.period(now)}")
-            )
-            walk = stepping.start(tspec.flow)
-            events: list[tuple[str, dict[str, Any]]] = [("created", {"data": clean})]
-            events += walk.events
-            status = "closed" if walk.finished else "open"
-            # Every event of this command is known now (one task_created per opened task), so the
-            # record is written once with its final event_seq.
-            last_seq = len(events) + len(walk.tasks) + (1 if walk.finished else 0)
-            record_id = conn.execute(
-                INSERT_RECORD,
-                {
-                    "app_id": app_id,
-                    "app_version": version,
-                    "ticket_type": ticket_type,
-                    "number": number,
-                    "stage": walk.stage,
-                    "status": status,
-                    "data": clean,
-                    "created_by": actor,
-                    "created_at": now,
-                    "updated_by": actor,
-                    "updated_at": now,
-                    "closed_at": now if walk.finished else None,
-                    "row_version": 1,
-                    "event_seq": last_seq,
-                },
-            ).scalar_one()
-            self._claim_unique(conn, app_id, tspec, record_id, clean, tspec.unique_keys)
-            instance_id = conn.execute(
-                INSERT_INSTANCE,
-                {
-                    "record_id": record_id,
-                    "app_version": version,
-                    "status": "ended" if walk.finished else "running",
-                    "tokens": walk.tokens,
-                    "started_at": now,
-                    "ended_at": now if walk.finished else None,
-                },
-            ).scalar_one()
-            events += self._open_tasks(conn, walk, instance_id, record_id, clean, actor, now)
-            if walk.finished:
-                events.append(("closed", {}))
-            emitted = self._append_events(conn, record_id, 0, events, actor, now)
-            outbox = self._react(conn, spec, record_id, number, ticket_type, clean, actor, now, emitted)
+            record_id, outbox = self._create(conn, app_id, version, spec, tspec, data, actor, self.clock())
+            ticket = self._ticket(conn, self._record(conn, record_id), spec)
         self._after_commit(outbox)
-        return Ticket(
-            record_id, number, app_key, ticket_type, version, walk.stage, status, clean, 1, now, now
+        return ticket
+
+    def _create(
+        self,
+        conn: Connection,
+        app_id: int,
+        version: int,
+        spec: AppSpec,
+        tspec: TypeSpec,
+        data: Mapping[str, Any],
+        actor: int | None,
+        now: dt.datetime,
+        parent: tuple[int, str] | None = None,
+    ) -> tuple[int, list[int]]:
+        """Write a new ticket and start its flow in ``conn``: (record id, outbox ids)."""
+        app_key, ticket_type = spec.key, tspec.key
+        env = Env(
+            self._user(conn, actor, app_id, tspec.form), now, {"app": app_key, "ticket_type": ticket_type}
         )
+        access = self._access(conn, tspec, tspec.flow.start, actor, app_id)
+        clean = tspec.form.validate(data, env=env, locked=access.locked())
+        self._check_references(conn, tspec, clean)
+        for key, pattern in tspec.autonumbers:
+            counter = f"{app_key}:{ticket_type}:{key}:{pattern.period(now)}"
+            clean[key] = pattern.render(now, self._next_seq(conn, counter))
+        number = tspec.number.render(
+            now, self._next_seq(conn, f"{app_key}:{ticket_type}:{tspec.number.period(now)}")
+        )
+        record_id = conn.execute(
+            INSERT_RECORD,
+            {
+                "app_id": app_id,
+                "app_version": version,
+                "ticket_type": ticket_type,
+                "number": number,
+                "stage": None,
+                "status": "open",
+                "data": clean,
+                "created_by": actor,
+                "created_at": now,
+                "updated_by": actor,
+                "updated_at": now,
+                "closed_at": None,
+                "row_version": 0,
+                "event_seq": 0,
+            },
+        ).scalar_one()
+        self._claim_unique(conn, app_id, tspec, record_id, clean, tspec.unique_keys)
+        instance_id = conn.execute(
+            INSERT_INSTANCE,
+            {
+                "record_id": record_id,
+                "app_version": version,
+                "status": "running",
+                "tokens": [],
+                "state": {},
+                "parent_instance_id": parent[0] if parent else None,
+                "parent_node": parent[1] if parent else None,
+                "started_at": now,
+            },
+        ).scalar_one()
+        rec = self._record(conn, record_id)
+        work = self._flow_work(conn, rec, actor, now)
+        work.events.append(("created", {"data": clean, **({"parent_node": parent[1]} if parent else {})}))
+        work.apply(stepping.start(tspec.flow, work.hooks()))
+        del instance_id
+        _, outbox = self._commit_work(conn, work, rec)
+        return record_id, outbox
 
     def update(
         self,
@@ -349,89 +352,19 @@ class Runtime:
         self._after_commit(outbox)
         return ticket
 
-    def act(
-        self, task_id: int, action: str, data: Mapping[str, Any] | None = None, actor: int | None = None
-    ) -> Ticket:
-        """Finish a task with ``action`` (an edge's action, complete/approve, reject), saving fields too."""
-        with self.db.write() as conn:
-            task = conn.execute(select(T).where(T.c.id == task_id)).first()
-            if task is None:
-                raise NotFoundError(what="task", ident=task_id)
-            rec = self._record(conn, task.record_id)
-            spec = self.spec_for(conn, rec.app_id, rec.app_version)
-            tspec = spec.types[rec.ticket_type]
-            now = self.clock()
-            done = conn.execute(
-                update(T)
-                .where(T.c.id == task_id, T.c.status == "open")
-                .values(status="done", outcome=action, completed_at=now, completed_by=actor)
-            )
-            if done.rowcount != 1:
-                raise ActionError(task=task_id, status=task.status, action=action)
-            new_data = dict(rec.data)
-            events: list[tuple[str, dict[str, Any]]] = []
-            env = self._env(conn, rec, actor, tspec.form, now)
-            locked = self._access(conn, tspec, task.node_id, actor, rec.app_id).locked()
-            for key, value in tspec.form.validate(
-                data or {}, partial=True, current=rec.data, env=env, locked=locked
-            ).items():
-                if new_data.get(key) != value:
-                    events.append(("field_changed", {"field": key, "old": new_data.get(key), "new": value}))
-                    new_data[key] = value
-            changed = [p["field"] for kind, p in events if kind == "field_changed"]
-            self._claim_unique(conn, rec.app_id, tspec, rec.id, new_data, tspec.unique_keys, changed)
-            self._check_references(conn, tspec, new_data, changed)
-            events.append(("task_completed", {"task": task_id, "node": task.node_id, "action": action}))
-            inst = conn.execute(select(FI.c.id, FI.c.tokens).where(FI.c.id == task.instance_id)).one()
-            walk = stepping.complete(tspec.flow, list(inst.tokens), task.node_id, action)
-            events += walk.events
-            events += self._open_tasks(conn, walk, inst.id, rec.id, new_data, rec.created_by, now)
-            conn.execute(
-                update(FI)
-                .where(FI.c.id == inst.id)
-                .values(
-                    tokens=walk.tokens,
-                    status="ended" if walk.finished else "running",
-                    ended_at=now if walk.finished else None,
-                )
-            )
-            values: dict[str, Any] = {
-                "data": new_data,
-                "stage": walk.stage,
-                "updated_by": actor,
-                "updated_at": now,
-            }
-            if walk.finished:
-                values.update(status="closed", closed_at=now)
-                events.append(("closed", {}))
-            emitted = self._append_events(conn, rec.id, rec.event_seq, events, actor, now)
-            self._save_record(conn, rec, values, emitted)
-            outbox = self._react(
-                conn, spec, rec.id, rec.number, rec.ticket_type, new_data, actor, now, emitted
-            )
-            ticket = self._ticket(conn, self._record(conn, rec.id), spec)
-        self._after_commit(outbox)
-        return ticket
-
     def comment(self, record_id: int, body: str, actor: int | None = None) -> Ticket:
-        """Add a comment to the ticket's conversation (an event like any other change)."""
+        """Add a comment to the ticket's conversation; an agent's comment is a response (SLA)."""
         body = (body or "").strip()
         if not body:
             raise ActionError("comment.empty")
-        with self.db.write() as conn:
-            rec = self._record(conn, record_id)
-            spec = self.spec_for(conn, rec.app_id, rec.app_version)
-            now = self.clock()
-            emitted = self._append_events(
-                conn, record_id, rec.event_seq, [("comment_added", {"body": body})], actor, now
-            )
-            self._save_record(conn, rec, {"updated_by": actor, "updated_at": now}, emitted)
-            outbox = self._react(
-                conn, spec, record_id, rec.number, rec.ticket_type, rec.data, actor, now, emitted
-            )
-            ticket = self._ticket(conn, self._record(conn, record_id), spec)
-        self._after_commit(outbox)
-        return ticket
+
+        def run(conn: Connection, work: Any, rec: Any) -> None:
+            work.events.append(("comment_added", {"body": body}))
+            if actor is not None and actor != rec.created_by:
+                for node_id in work.instance.tokens:
+                    sla.responded(work, node_id)
+
+        return self._on_record(record_id, actor, "comment", run, allow_finished=True)
 
     def upgrade(
         self,
@@ -534,7 +467,7 @@ class Runtime:
     # ------------------------------------------------------------------ internals
     def _next_seq(self, conn: Connection, key: str) -> int:
         """The next number of a counter, atomically (an upsert that holds the row lock)."""
-        return conn.execute(COUNTER_UPSERT[conn.dialect.name], {"key": key}).scalar_one()
+        return next_value(conn, key)
 
     def _record(self, conn: Connection, record_id: int) -> Any:
         q = select(R).where(R.c.id == record_id)
@@ -733,39 +666,6 @@ class Runtime:
         )
         return emitted
 
-    def _open_tasks(
-        self,
-        conn: Connection,
-        walk: stepping.Walk,
-        instance_id: int,
-        record_id: int,
-        data: Mapping[str, Any],
-        submitter: int | None,
-        now: dt.datetime,
-    ) -> list[tuple[str, dict[str, Any]]]:
-        events = []
-        for todo in walk.tasks:
-            assignee_id, candidates = resolve_assignee(conn, todo.assignee, data, submitter)
-            task_id = conn.execute(
-                INSERT_TASK,
-                {
-                    "instance_id": instance_id,
-                    "record_id": record_id,
-                    "node_id": todo.node_id,
-                    "status": "open",
-                    "assignee_id": assignee_id,
-                    "candidates": candidates,
-                    "created_at": now,
-                },
-            ).scalar_one()
-            events.append(
-                (
-                    "task_created",
-                    {"task": task_id, "node": todo.node_id, "assignee": assignee_id, **candidates},
-                )
-            )
-        return events
-
     def _react(
         self,
         conn: Connection,
@@ -777,8 +677,11 @@ class Runtime:
         actor: int | None,
         now: dt.datetime,
         emitted: list[EmittedEvent],
+        queued: list[OutboxItem] | None = None,
     ) -> list[int]:
-        cmd = CommandContext(conn, spec, record_id, number, ticket_type, data, actor, now, emitted)
+        cmd = CommandContext(
+            conn, spec, record_id, number, ticket_type, data, actor, now, emitted, list(queued or ())
+        )
         for fn in REACTORS:
             fn(cmd)
         if not cmd.outbox:

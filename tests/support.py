@@ -20,8 +20,8 @@ def complaint_form(definition: dict[str, Any], **overrides: Any) -> dict[str, An
     return data
 
 
-def give_role(db: Any, user_id: int, app_key: str, role_key: str) -> None:
-    """Make ``user_id`` a member of the app's role ``role_key``."""
+def give_role(db: Any, user_id: int, app_key: str, role_key: str, weight: int = 1) -> None:
+    """Make ``user_id`` a member of the app's role ``role_key`` (``weight``: share in weighted dispatch)."""
     from sqlalchemy import insert, select
 
     from engine.store.models import App, Role, RoleMember
@@ -30,7 +30,23 @@ def give_role(db: Any, user_id: int, app_key: str, role_key: str) -> None:
         role_id = conn.execute(
             select(Role.id).join(App, App.id == Role.app_id).where(App.key == app_key, Role.key == role_key)
         ).scalar_one()
-        conn.execute(insert(RoleMember).values(role_id=role_id, user_id=user_id))
+        conn.execute(insert(RoleMember).values(role_id=role_id, user_id=user_id, weight=weight))
+
+
+def bare_app(db: Any, app_key: str, roles: Any = ()) -> int:
+    """An app row with the given role keys and no published definition, for tests below the Runtime."""
+    from sqlalchemy import insert
+
+    from engine.store.models import App, Role
+    from engine.store.types import utcnow
+
+    with db.write() as conn:
+        app_id = conn.execute(
+            insert(App).values(key=app_key, name={"en": app_key}, current_version=1, created_at=utcnow())
+        ).inserted_primary_key[0]
+        if roles:
+            conn.execute(insert(Role), [{"app_id": app_id, "key": r, "name": {"en": r}} for r in roles])
+    return app_id
 
 
 def race(*commands: Any) -> list[Any]:

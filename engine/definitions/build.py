@@ -54,7 +54,8 @@ def edge_of(raw: Any) -> EdgeDef:
     return EdgeDef(raw["from"], raw["to"], raw.get("action"), raw.get("if"), bool(raw.get("default")))
 
 
-def _flow(raw: Mapping[str, Any] | None) -> FlowDef:
+def build_flow(raw: Mapping[str, Any] | None) -> FlowDef:
+    """A flow as written (or the standard lifecycle when none is) → its frozen FlowDef."""
     raw = raw or STANDARD_LIFECYCLE
     nodes = tuple(
         NodeDef(
@@ -70,6 +71,7 @@ def _flow(raw: Mapping[str, Any] | None) -> FlowDef:
         edges=tuple(edge_of(e) for e in raw["edges"]),
         returns=MappingProxyType({k: tuple(v) for k, v in (raw.get("returns") or {}).items()}),
         escalation=freeze(raw.get("escalation") or []),
+        reopen_to=raw.get("reopen_to"),
     )
 
 
@@ -84,7 +86,7 @@ def build_app(data: Mapping[str, Any]) -> AppDef:
             name=text(tt["name"]),
             number=tt.get("number") or default_number(key),
             form=_form(tt["form"]),
-            flow=_flow(tt.get("flow")),
+            flow=build_flow(tt.get("flow")),
             rules=freeze(tt.get("rules") or []),
             reports=freeze(tt.get("reports") or []),
             dashboards=freeze(tt.get("dashboards") or []),

@@ -98,6 +98,7 @@ class FlowDef:
     edges: tuple[EdgeDef, ...]
     returns: Mapping[str, tuple[str, ...]]
     escalation: tuple[Mapping[str, Any], ...]
+    reopen_to: str | None = None
 
     def node(self, node_id: str) -> NodeDef:
         for n in self.nodes:

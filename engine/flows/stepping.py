@@ -1,9 +1,10 @@
 """Moving a flow instance: a registry of node types, each deciding what entering it does.
 
-Stepping is pure: it takes the instance's tokens and returns a :class:`Walk` (tokens after,
-tasks to open, events to append). The Runtime writes the Walk in the command's transaction.
-Branch conditions, approval modes, timers and SLA clocks are the flow-engine issue's: here an
-exclusive/inclusive gateway takes its default edge, timers and automatic steps pass through.
+Stepping is pure: it takes the instance's tokens and state and returns a :class:`Walk` — the
+tokens after, the nodes that now wait for people, timers or sub-processes, the nodes left, and
+the events to append. The Runtime writes the Walk in the command's transaction. Branch
+conditions are read through :class:`Hooks`, so the same code runs in memory (tests, benchmarks,
+scenario replays) and inside a command.
 """
 
 from __future__ import annotations
@@ -14,21 +15,38 @@ from typing import Any
 
 from engine.definitions.model import EdgeDef, NodeDef
 from engine.errors import ActionError
-from engine.flows.spec import FlowSpec
+from engine.expressions import ExprError
+from engine.flows.spec import PEOPLE, FlowSpec
 
-MAX_STEPS = 1000  # a graph that loops through pass-through nodes forever is stopped here
+#: A graph that loops through nodes nobody waits at is stopped after this many steps.
+MAX_STEPS = 1000
 
 
-@dataclass(frozen=True)
-class TaskToOpen:
-    node_id: str
-    assignee: Mapping[str, Any] | None  # the node's assignee spec, resolved by the Runtime
+class ConditionFailed(ActionError):
+    """A branch condition raised while the flow moved: the command is refused, the ticket stays."""
+
+    def __init__(self, node: str, source: str, detail: str):
+        super().__init__("flow.condition_failed", node=node, condition=source, detail=detail)
+        self.node = node
+
+
+@dataclass
+class Hooks:
+    """What stepping needs from outside: the expression context, and running an auto node."""
+
+    context: Callable[[], Mapping[str, Any]] = dict
+    auto: Callable[[NodeDef], None] | None = None
+
+
+NO_HOOKS = Hooks()
 
 
 @dataclass
 class Walk:
     tokens: list[str]
-    tasks: list[TaskToOpen] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+    waiting: list[str] = field(default_factory=list)  # nodes entered that now wait (people, timers, …)
+    left: list[str] = field(default_factory=list)  # nodes a token left: their open work is cancelled
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     finished: bool = False
     steps: int = 0
@@ -38,7 +56,7 @@ class Walk:
         return self.tokens[0] if self.tokens else None
 
 
-NodeHandler = Callable[[FlowSpec, NodeDef, Walk], list[EdgeDef]]
+NodeHandler = Callable[[FlowSpec, NodeDef, Walk, Hooks], "list[EdgeDef] | tuple[EdgeDef, ...]"]
 NODE_TYPES: dict[str, NodeHandler] = {}
 
 
@@ -51,59 +69,100 @@ def node_type(*names: str) -> Callable[[NodeHandler], NodeHandler]:
     return deco
 
 
-@node_type("start", "auto", "timer", "subprocess", "parallel")
-def _pass_all(spec: FlowSpec, node: NodeDef, walk: Walk) -> list[EdgeDef]:
-    return list(spec.outgoing[node.id])
+def _expect(spec: FlowSpec, node: NodeDef, walk: Walk, arrivals: int) -> None:
+    join = spec.join_of.get(node.id)
+    if join is not None:
+        walk.state.setdefault("joins", {})[join] = arrivals
 
 
-@node_type("exclusive", "inclusive")
-def _take_default(spec: FlowSpec, node: NodeDef, walk: Walk) -> list[EdgeDef]:
+@node_type("start", "auto", "parallel")
+def _pass_all(spec: FlowSpec, node: NodeDef, walk: Walk, hooks: Hooks) -> tuple[EdgeDef, ...]:
+    if node.type == "auto" and hooks.auto is not None:
+        hooks.auto(node)
     edges = spec.outgoing[node.id]
-    return [next((e for e in edges if e.default), edges[0])]
+    if len(edges) > 1:
+        _expect(spec, node, walk, len(edges))
+    return edges
 
 
-@node_type("task", "approval")
-def _wait_for_people(spec: FlowSpec, node: NodeDef, walk: Walk) -> list[EdgeDef]:
+def _holds(node: NodeDef, branch: Any, ctx: Mapping[str, Any]) -> bool:
+    try:
+        return bool(branch.condition(ctx))
+    except ExprError as exc:
+        raise ConditionFailed(node.id, branch.condition.source, exc.message()) from None
+
+
+@node_type("exclusive")
+def _first_true(spec: FlowSpec, node: NodeDef, walk: Walk, hooks: Hooks) -> list[EdgeDef]:
+    ctx = hooks.context()
+    for branch in spec.branches[node.id]:
+        if _holds(node, branch, ctx):
+            return [branch.edge]
+    default = spec.defaults[node.id]
+    if default is None:
+        raise ActionError("flow.no_branch", node=node.id)
+    return [default]
+
+
+@node_type("inclusive")
+def _all_true(spec: FlowSpec, node: NodeDef, walk: Walk, hooks: Hooks) -> list[EdgeDef]:
+    ctx = hooks.context()
+    taken = [b.edge for b in spec.branches[node.id] if _holds(node, b, ctx)]
+    if not taken:
+        default = spec.defaults[node.id]
+        if default is None:
+            raise ActionError("flow.no_branch", node=node.id)
+        taken = [default]
+    _expect(spec, node, walk, len(taken))
+    return taken
+
+
+@node_type("task", "approval", "timer", "subprocess")
+def _wait(spec: FlowSpec, node: NodeDef, walk: Walk, hooks: Hooks) -> tuple[EdgeDef, ...]:
     walk.tokens.append(node.id)
-    assignees = node.get("assignees")
-    walk.tasks.append(TaskToOpen(node.id, node.get("assignee") or (assignees[0] if assignees else None)))
-    return []
+    walk.waiting.append(node.id)
+    return ()
 
 
 @node_type("join")
-def _join(spec: FlowSpec, node: NodeDef, walk: Walk) -> list[EdgeDef]:
+def _join(spec: FlowSpec, node: NodeDef, walk: Walk, hooks: Hooks) -> tuple[EdgeDef, ...]:
     walk.tokens.append(node.id)
-    if walk.tokens.count(node.id) < spec.incoming_count[node.id]:
-        return []
+    joins = walk.state.get("joins") or {}
+    expected = joins.get(node.id, spec.incoming_count[node.id])
+    if walk.tokens.count(node.id) < expected:
+        return ()
     walk.tokens[:] = [t for t in walk.tokens if t != node.id]
-    return list(spec.outgoing[node.id])
+    joins.pop(node.id, None)
+    return spec.outgoing[node.id]
 
 
 @node_type("end")
-def _end(spec: FlowSpec, node: NodeDef, walk: Walk) -> list[EdgeDef]:
-    if not walk.tokens:
-        walk.finished = True
-        walk.events.append(("flow_ended", {"node": node.id}))
-    return []
+def _end(spec: FlowSpec, node: NodeDef, walk: Walk, hooks: Hooks) -> tuple[EdgeDef, ...]:
+    walk.state["ended_at_node"] = node.id
+    return ()
 
 
-def enter(spec: FlowSpec, node_id: str, walk: Walk, via: str | None = None) -> Walk:
+def enter(spec: FlowSpec, node_id: str, walk: Walk, hooks: Hooks = NO_HOOKS, via: str | None = None) -> Walk:
     """Enter ``node_id`` and keep going through nodes that do not wait for anyone."""
     pending: list[tuple[str, str | None]] = [(node_id, via)]
+    nodes, events = spec.nodes, walk.events
     while pending:
         current, came_from = pending.pop(0)
         walk.steps += 1
         if walk.steps > MAX_STEPS:
             raise ActionError("flow.loop", node=current)
-        node = spec.node(current)
-        walk.events.append(("stage_entered", {"node": current, "type": node.type, "from": came_from}))
-        for edge in NODE_TYPES[node.type](spec, node, walk):
+        node = nodes[current]
+        events.append(("stage_entered", {"node": current, "type": node.type, "from": came_from}))
+        for edge in NODE_TYPES[node.type](spec, node, walk, hooks):
             pending.append((edge.target, current))
+    if not walk.tokens and "ended_at_node" in walk.state:
+        walk.finished = True
+        events.append(("flow_ended", {"node": walk.state.pop("ended_at_node")}))
     return walk
 
 
-def start(spec: FlowSpec) -> Walk:
-    return enter(spec, spec.start, Walk(tokens=[]))
+def start(spec: FlowSpec, hooks: Hooks = NO_HOOKS) -> Walk:
+    return enter(spec, spec.start, Walk(tokens=[]), hooks)
 
 
 GENERIC_ACTIONS = ("complete", "approve")
@@ -120,25 +179,91 @@ def available_actions(spec: FlowSpec, node_id: str) -> list[str]:
     return list(dict.fromkeys(named + generic + reject))
 
 
-def complete(spec: FlowSpec, tokens: list[str], node_id: str, action: str) -> Walk:
-    """A task at ``node_id`` finished with ``action``: leave the node and follow the matching edge."""
-    if action not in available_actions(spec, node_id):
-        known = ", ".join(available_actions(spec, node_id))
-        raise ActionError("flow.unknown_action", action=action, known=known)
-    walk = Walk(tokens=list(tokens))
+def _leave_token(walk: Walk, node_id: str, action: str | None) -> None:
     if node_id in walk.tokens:
         walk.tokens.remove(node_id)
+    walk.left.append(node_id)
     walk.events.append(("stage_left", {"node": node_id, "action": action}))
+
+
+def complete(
+    spec: FlowSpec,
+    tokens: list[str],
+    node_id: str,
+    action: str,
+    hooks: Hooks = NO_HOOKS,
+    state: dict[str, Any] | None = None,
+) -> Walk:
+    """The work at ``node_id`` finished with ``action``: leave the node and follow the matching edge."""
+    known = available_actions(spec, node_id)
+    if action not in known:
+        raise ActionError("flow.unknown_action", action=action, known=", ".join(known))
+    walk = Walk(tokens=list(tokens), state=dict(state or {}))
+    _leave_token(walk, node_id, action)
     edges = spec.outgoing[node_id]
-    chosen = [e for e in edges if e.action == action]
-    if not chosen and action == "reject":
+    if action == "reject" and not any(e.action == "reject" for e in edges):
         target = spec.node(node_id).get("on_reject") or "end"
         if target == "end" or spec.node(target).type == "end":
-            walk.tokens.clear()
-            walk.finished = True
-            walk.events.append(("flow_ended", {"node": node_id, "outcome": "rejected"}))
-            return walk
-        return enter(spec, target, walk, via=node_id)
-    if not chosen:
-        chosen = [e for e in edges if e.action is None] or list(edges)
-    return enter(spec, chosen[0].target, walk, via=node_id)
+            return finish(walk, node_id, "rejected")
+        return enter(spec, target, walk, hooks, via=node_id)
+    chosen = [e for e in edges if e.action == action] or [e for e in edges if e.action is None] or list(edges)
+    return enter(spec, chosen[0].target, walk, hooks, via=node_id)
+
+
+def resume(
+    spec: FlowSpec,
+    tokens: list[str],
+    node_id: str,
+    hooks: Hooks = NO_HOOKS,
+    state: dict[str, Any] | None = None,
+) -> Walk:
+    """A timer or sub-process at ``node_id`` is done: follow all of its outgoing edges."""
+    walk = Walk(tokens=list(tokens), state=dict(state or {}))
+    _leave_token(walk, node_id, None)
+    edges = spec.outgoing[node_id]
+    for edge in edges[1:]:
+        enter(spec, edge.target, walk, hooks, via=node_id)
+    return enter(spec, edges[0].target, walk, hooks, via=node_id) if edges else walk
+
+
+def jump(
+    spec: FlowSpec,
+    tokens: list[str],
+    from_nodes: list[str],
+    to_node: str,
+    hooks: Hooks = NO_HOOKS,
+    state: dict[str, Any] | None = None,
+    reason: str = "return",
+) -> Walk:
+    """Take the tokens at ``from_nodes`` and put one at ``to_node`` (return, withdraw, reopen)."""
+    walk = Walk(tokens=list(tokens), state=dict(state or {}))
+    for node_id in from_nodes:
+        _leave_token(walk, node_id, reason)
+    walk.state.pop("joins", None) if not walk.tokens else None
+    return enter(spec, to_node, walk, hooks, via=from_nodes[0] if from_nodes else None)
+
+
+def finish(walk: Walk, node_id: str, outcome: str) -> Walk:
+    """End the flow now (rejected, closed or cancelled): every other token is taken away too."""
+    for token in list(walk.tokens):
+        _leave_token(walk, token, outcome)
+    walk.finished = True
+    walk.events.append(("flow_ended", {"node": node_id, "outcome": outcome}))
+    return walk
+
+
+__all__ = [
+    "NODE_TYPES",
+    "PEOPLE",
+    "ConditionFailed",
+    "Hooks",
+    "Walk",
+    "available_actions",
+    "complete",
+    "enter",
+    "finish",
+    "jump",
+    "node_type",
+    "resume",
+    "start",
+]

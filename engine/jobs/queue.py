@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import weakref
 from collections.abc import Callable, Iterable
 
 from huey import Huey, RedisHuey, SqliteHuey, crontab
@@ -21,8 +22,22 @@ from engine.store.types import utcnow
 log = logging.getLogger("gongdan.jobs")
 
 TickHandler = Callable[[Database, dt.datetime], object]
+_RUNTIMES: weakref.WeakKeyDictionary[Database, object] = weakref.WeakKeyDictionary()
+
+
+def fire_timers(db: Database, now: dt.datetime) -> int:
+    """Fire every flow timer due by ``now`` — timer nodes, SLA levels, reminders — oldest first."""
+    from engine.runtime import Runtime  # the Runtime's compiled specs are kept between ticks
+
+    runtime = _RUNTIMES.get(db)
+    if runtime is None:
+        runtime = _RUNTIMES.setdefault(db, Runtime(db))
+    return runtime.fire_due_timers(now)  # type: ignore[attr-defined]
+
+
 #: Called by the minute tick, in order, each with ``(db, now)``; one failing does not stop the rest.
-TICK_HANDLERS: list[TickHandler] = [sweep]
+#: Timers first, so the notifications they queue go out in the same tick's sweep.
+TICK_HANDLERS: list[TickHandler] = [fire_timers, sweep]
 
 
 def tick_handler(fn: TickHandler) -> TickHandler:

@@ -167,7 +167,11 @@ def test_completing_a_task_moves_the_ticket_on(runtime, ticket_data):
     assert moved.stage == "fix"
     assert [t["node_id"] for t in runtime.tasks(ticket.id)] == ["fix"]
     kinds = [e["type"] for e in runtime.events(ticket.id)]
-    assert kinds[-4:] == ["task_completed", "stage_left", "stage_entered", "task_created"]
+    done = kinds.index("task_completed")
+    steps = [kinds.index(k, done) for k in ("task_completed", "stage_left", "stage_entered", "task_created")]
+    assert steps == sorted(steps)
+    assert "sla_started" in kinds[done:]  # fix has a resolution target
+    assert "assignment_problem" in kinds[done:]  # fix goes to the owner field, still empty
 
 
 def test_an_action_the_node_does_not_offer_is_refused_with_the_choices(runtime, ticket_data):

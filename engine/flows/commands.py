@@ -1,0 +1,649 @@
+"""The Runtime's flow commands: act on tasks, claim, transfer, add signers, return, withdraw,
+close, reopen, cancel, and fire due timers. Each is one transaction, like every Runtime command.
+
+Kept apart from engine/runtime.py so the Runtime stays readable; :class:`FlowCommands` is a base
+of the Runtime and uses its helpers (records, events, reactions).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from engine.errors import ActionError, GongdanError, NotFoundError
+from engine.flows import sla, stepping
+from engine.flows.work import FlowState, FlowWork, Ticketing
+from engine.i18n import Message
+from engine.store.models import FlowInstance, Task, Timer, User
+
+if TYPE_CHECKING:  # pragma: no cover
+    from engine.runtime import Ticket
+
+log = logging.getLogger("gongdan.flows")
+T, FI, TM = (m.__table__ for m in (Task, FlowInstance, Timer))
+TIMER_BATCH = 200
+
+
+class FlowCommands:
+    """Flow actions of the Runtime (mixed into :class:`engine.runtime.Runtime`)."""
+
+    # ------------------------------------------------------------------ task actions
+    def act(
+        self,
+        task_id: int,
+        action: str,
+        data: Mapping[str, Any] | None = None,
+        actor: int | None = None,
+        comment: str | None = None,
+    ) -> Ticket:
+        """Finish a task with ``action`` (an edge's action, complete, approve, reject), saving fields too."""
+
+        def run(conn: Connection, work: FlowWork, task: Any, rec: Any) -> None:
+            work.ensure_may_act(task, action, self._is_admin(conn, work.actor))
+            self._form_input(conn, work, rec, data, task.node_id)
+            work.finish_task(task, action, comment)
+
+        return self._on_task(task_id, actor, action, run)
+
+    def claim(self, task_id: int, actor: int) -> Ticket:
+        """Take a task from its pool (a role, a department, a list of people)."""
+
+        def run(conn: Connection, work: FlowWork, task: Any, rec: Any) -> None:
+            if task.status != "open":
+                raise ActionError("flow.task_done", task=task.id, status=task.status)
+            if task.assignee_id is not None:
+                if task.assignee_id == actor:
+                    return
+                raise ActionError("flow.already_claimed", task=task.id)
+            if not (work.may_claim(task) or self._is_admin(conn, actor)):
+                raise ActionError("flow.not_claimable", task=task.id, pool=_pool(task))
+            work.claim(task)
+
+        return self._on_task(task_id, actor, "claim", run)
+
+    def release(self, task_id: int, actor: int) -> Ticket:
+        """Give a claimed task back to its pool."""
+
+        def run(conn: Connection, work: FlowWork, task: Any, rec: Any) -> None:
+            self._must_hold(conn, work, task, "release")
+            if not task.candidates:
+                raise ActionError("flow.not_in_pool", task=task.id)
+            conn.execute(update(T).where(T.c.id == task.id).values(assignee_id=None, claimed_at=None))
+            work.events.append(("task_released", {"task": task.id, "node": task.node_id, "by": actor}))
+
+        return self._on_task(task_id, actor, "release", run)
+
+    def transfer(
+        self, task_id: int, to_user: int, actor: int | None = None, comment: str | None = None
+    ) -> Ticket:
+        """转派: hand the task to someone else (counted per ticket)."""
+
+        def run(conn: Connection, work: FlowWork, task: Any, rec: Any) -> None:
+            self._must_hold(conn, work, task, "transfer")
+            self._active_user(conn, to_user, task)
+            conn.execute(
+                update(T)
+                .where(T.c.id == task.id)
+                .values(assignee_id=to_user, delegated_from=None, claimed_at=work.now)
+            )
+            payload = {"task": task.id, "node": task.node_id, "from": task.assignee_id, "to": to_user}
+            work.events.append(("task_transferred", {**payload, **_said(comment)}))
+
+        return self._on_task(task_id, actor, "transfer", run)
+
+    def delegate(
+        self, task_id: int, to_user: int, actor: int | None = None, comment: str | None = None
+    ) -> Ticket:
+        """委托: let someone act for the assignee, who stays responsible and may still act."""
+
+        def run(conn: Connection, work: FlowWork, task: Any, rec: Any) -> None:
+            self._must_hold(conn, work, task, "delegate")
+            self._active_user(conn, to_user, task)
+            owner = task.delegated_from or task.assignee_id
+            conn.execute(update(T).where(T.c.id == task.id).values(assignee_id=to_user, delegated_from=owner))
+            payload = {"task": task.id, "node": task.node_id, "from": owner, "to": to_user}
+            work.events.append(("task_delegated", {**payload, **_said(comment)}))
+
+        return self._on_task(task_id, actor, "delegate", run)
+
+    def add_signer(
+        self,
+        task_id: int,
+        user: int,
+        where: str = "after",
+        actor: int | None = None,
+        comment: str | None = None,
+    ) -> Ticket:
+        """加签: add an approver before (they decide first, then this task opens again) or after."""
+        if where not in ("before", "after"):
+            raise ActionError("flow.unknown_action", action=f"add_signer:{where}", known="before, after")
+
+        def run(conn: Connection, work: FlowWork, task: Any, rec: Any) -> None:
+            self._must_hold(conn, work, task, "add_signer")
+            node = work.tspec.flow.nodes[task.node_id]
+            if node.type != "approval":
+                raise ActionError("flow.not_approval", node=node.id, action="add_signer")
+            self._active_user(conn, user, task)
+            signers = conn.execute(
+                select(T.c.assignee_id).where(
+                    T.c.group_key == task.group_key,
+                    T.c.instance_id == task.instance_id,
+                    T.c.status != "cancelled",
+                )
+            ).scalars()
+            if user in set(signers):
+                raise ActionError("flow.already_signer", user=user, node=node.id)
+            sequential = (node.get("mode") or "single") in ("sequential", "single")
+            conn.execute(
+                update(T)
+                .where(
+                    T.c.group_key == task.group_key,
+                    T.c.instance_id == task.instance_id,
+                    T.c.position > task.position,
+                )
+                .values(position=T.c.position + 1)
+            )
+            if where == "before":
+                new_id = work.add_task(node, user, {}, "open", task.group_key, task.position + 1)
+                conn.execute(update(T).where(T.c.id == task.id).values(status="waiting", waits_for=new_id))
+            else:
+                status = "waiting" if sequential else "open"
+                new_id = work.add_task(
+                    node,
+                    user,
+                    {},
+                    status,
+                    task.group_key,
+                    task.position + 1,
+                    waits_for=task.id if sequential else None,
+                )
+            if (node.get("mode") or "single") == "single":
+                work.instance.state.setdefault("countersign", {})[task.group_key] = True
+            payload = {"task": task.id, "node": node.id, "signer": user, "where": where, "new_task": new_id}
+            work.events.append(("signer_added", {**payload, **_said(comment)}))
+
+        return self._on_task(task_id, actor, "add_signer", run)
+
+    def return_to(
+        self, task_id: int, node_id: str, actor: int | None = None, comment: str | None = None
+    ) -> Ticket:
+        """退回: send the ticket back to an earlier node the definition allows; entered data is kept."""
+
+        def run(conn: Connection, work: FlowWork, task: Any, rec: Any) -> None:
+            work.ensure_may_act(task, "return", self._is_admin(conn, work.actor))
+            flow = work.tspec.flow
+            allowed = flow.returns.get(task.node_id, ())
+            if node_id not in allowed:
+                raise ActionError(
+                    "flow.return_not_allowed",
+                    node=task.node_id,
+                    target=node_id,
+                    allowed=", ".join(allowed) or "-",
+                )
+            work.close_task(task, "return", comment)
+            walk = stepping.jump(
+                flow, work.instance.tokens, [task.node_id], node_id, work.hooks(), work.instance.state
+            )
+            work.events.append(
+                ("returned", {"task": task.id, "from": task.node_id, "to": node_id, **_said(comment)})
+            )
+            work.apply(walk)
+
+        return self._on_task(task_id, actor, "return", run)
+
+    # ------------------------------------------------------------------ ticket actions
+    def withdraw(self, record_id: int, actor: int, comment: str | None = None) -> Ticket:
+        """撤回: whoever submitted the last step takes it back while nobody has acted on what followed."""
+
+        def run(conn: Connection, work: FlowWork, rec: Any) -> None:
+            events = self._events_since_start(conn, rec.id)
+            last = next((e for e in reversed(events) if e["type"] in ("task_completed", "created")), None)
+            if last is None or last["actor_id"] != actor:
+                raise ActionError("flow.withdraw_not_allowed", reason=Message("flow.withdraw.not_yours", {}))
+            later = events[events.index(last) + 1 :]
+            touched = {
+                "task_claimed",
+                "task_completed",
+                "task_transferred",
+                "task_delegated",
+                "returned",
+                "comment_added",
+            }
+            if any(e["type"] in touched and e["actor_id"] != actor for e in later):
+                raise ActionError("flow.withdraw_not_allowed", reason=Message("flow.withdraw.acted", {}))
+            flow = work.tspec.flow
+            back_to = last["payload"].get("node") if last["type"] == "task_completed" else None
+            tokens = list(work.instance.tokens)
+            if back_to is None:  # the creation itself: the submitter gets a draft task at the start
+                walk = stepping.finish(
+                    stepping.Walk(tokens=tokens, state=work.instance.state), flow.start, "withdrawn"
+                )
+                walk.finished, walk.tokens = False, [flow.start]
+                work.apply(walk)
+                node = flow.nodes[flow.start]
+                work.instance.state.setdefault("visits", {})[flow.start] = 1
+                work.add_task(node, actor, {}, "open", f"{flow.start}#draft", 0)
+            else:
+                walk = stepping.jump(
+                    flow, tokens, tokens, back_to, work.hooks(), work.instance.state, "withdrawn"
+                )
+                work.apply(walk)
+            work.events.append(("withdrawn", {"to": back_to or flow.start, **_said(comment)}))
+
+        return self._on_record(record_id, actor, "withdraw", run)
+
+    def close(self, record_id: int, actor: int | None = None, comment: str | None = None) -> Ticket:
+        """Close the ticket now (an assignee or an admin): open work is cancelled, the flow ends."""
+        return self._end_ticket(record_id, actor, comment, "close", "closed", assignee_may=True)
+
+    def cancel(self, record_id: int, actor: int | None = None, comment: str | None = None) -> Ticket:
+        """Cancel the ticket (its submitter or an admin): open work is cancelled, the flow ends."""
+        return self._end_ticket(record_id, actor, comment, "cancel", "cancelled", assignee_may=False)
+
+    def _end_ticket(
+        self,
+        record_id: int,
+        actor: int | None,
+        comment: str | None,
+        action: str,
+        status: str,
+        assignee_may: bool,
+    ) -> Ticket:
+        def run(conn: Connection, work: FlowWork, rec: Any) -> None:
+            if actor is not None and not self._is_admin(conn, actor):
+                holds = assignee_may and actor in self._assignees(conn, work)
+                if not (holds or (not assignee_may and actor == rec.created_by)):
+                    reason = (
+                        "flow.reason.admin_or_assignee" if assignee_may else "flow.reason.admin_or_submitter"
+                    )
+                    raise ActionError(
+                        "flow.not_allowed", number=rec.number, action=action, reason=Message(reason, {})
+                    )
+            walk = stepping.Walk(tokens=list(work.instance.tokens), state=work.instance.state)
+            work.apply(stepping.finish(walk, work.stage or "end", status))
+            work.events.append((f"ticket_{status}", _said(comment)))
+            work.ticket.status = status
+
+        return self._on_record(record_id, actor, action, run)
+
+    def reopen(self, record_id: int, actor: int | None = None, comment: str | None = None) -> Ticket:
+        """Reopen a closed ticket at the flow's ``reopen_to`` node (counted per ticket)."""
+
+        def run(conn: Connection, work: FlowWork, rec: Any) -> None:
+            if rec.status != "closed":
+                raise ActionError("flow.not_closed", number=rec.number)
+            if actor is not None and not self._is_admin(conn, actor) and actor != rec.created_by:
+                past = set(conn.execute(select(T.c.completed_by).where(T.c.record_id == rec.id)).scalars())
+                if actor not in past:
+                    raise ActionError(
+                        "flow.not_allowed", number=rec.number, action="reopen",
+                        reason=Message("flow.reason.admin_or_submitter", {}),
+                    )  # fmt: skip
+            target = work.tspec.flow.reopen_to
+            if target is None:
+                raise ActionError("flow.no_reopen_node")
+            work.ticket.status = "open"
+            work.instance.status = "running"
+            work.events.append(("reopened", {"to": target, **_said(comment)}))
+            work.apply(stepping.jump(work.tspec.flow, [], [], target, work.hooks(), {}, "reopen"))
+
+        return self._on_record(record_id, actor, "reopen", run, allow_finished=True)
+
+    # ------------------------------------------------------------------ timers
+    def due_timers(self, now: dt.datetime | None = None, limit: int = TIMER_BATCH) -> list[int]:
+        now = now or self.clock()
+        with self.db.read() as conn:
+            return list(
+                conn.execute(
+                    select(TM.c.id)
+                    .where(TM.c.status == "pending", TM.c.due_at <= now)
+                    .order_by(TM.c.due_at, TM.c.id)
+                    .limit(limit)
+                ).scalars()
+            )
+
+    def fire_due_timers(self, now: dt.datetime | None = None, limit: int = TIMER_BATCH) -> int:
+        """Fire every timer due by ``now`` (oldest first, in batches); a worker that was down catches up."""
+        fired = 0
+        while True:
+            batch = self.due_timers(now, limit)
+            for timer_id in batch:
+                fired += self.fire_timer(timer_id)
+            if len(batch) < limit:
+                return fired
+
+    def fire_timer(self, timer_id: int) -> bool:
+        """Fire one due timer exactly once; an error is logged on the ticket, never retried forever."""
+        try:
+            with self.db.write() as conn:
+                return self._fire(conn, timer_id)
+        except GongdanError as exc:
+            log.warning("timer %s failed: %s", timer_id, exc.message("en"))
+            with self.db.write() as conn:
+                claimed = conn.execute(
+                    update(TM)
+                    .where(TM.c.id == timer_id, TM.c.status == "pending")
+                    .values(status="failed", fired_at=self.clock(), payload=TM.c.payload)
+                )
+                if claimed.rowcount == 1:
+                    timer = conn.execute(select(TM).where(TM.c.id == timer_id)).one()
+                    self._log_flow_error(
+                        conn, timer.record_id, exc, {"timer": timer_id, "node": timer.node_id}
+                    )
+            return False
+
+    def _fire(self, conn: Connection, timer_id: int) -> bool:
+        now = self.clock()
+        claimed = conn.execute(
+            update(TM)
+            .where(TM.c.id == timer_id, TM.c.status == "pending")
+            .values(status="fired", fired_at=now)
+        )
+        if claimed.rowcount != 1:
+            return False
+        timer = conn.execute(select(TM).where(TM.c.id == timer_id)).one()
+        rec = self._record(conn, timer.record_id)
+        work = self._flow_work(conn, rec, None, now)
+        if timer.kind == "node":
+            if timer.node_id in work.instance.tokens:
+                work.apply(
+                    stepping.resume(
+                        work.tspec.flow,
+                        work.instance.tokens,
+                        timer.node_id,
+                        work.hooks(),
+                        work.instance.state,
+                    )
+                )
+        elif timer.kind == "sla":
+            sla.fire(work, timer)
+        elif timer.kind == "reminder":
+            from engine.rules.actions import run_actions
+
+            node = work.tspec.flow.nodes[timer.node_id]
+            reminder = (node.get("reminders") or ())[timer.payload["reminder"]]
+            work.events.append(("reminder_due", {"node": node.id, "after": reminder["after"]}))
+            run_actions(work, reminder["do"], {"node": node.id, "reminder": timer.payload["reminder"]})
+        if not work.events:
+            return True
+        self._commit_work(conn, work, rec)
+        return True
+
+    # ------------------------------------------------------------------ shared machinery
+    def _on_task(self, task_id: int, actor: int | None, action: str, run: Callable[..., None]) -> Ticket:
+        with self.db.write() as conn:
+            task = conn.execute(select(T).where(T.c.id == task_id)).first()
+            if task is None:
+                raise NotFoundError(what="task", ident=task_id)
+            rec = self._record(conn, task.record_id)
+            if rec.status != "open":
+                raise ActionError("flow.ticket_finished", number=rec.number, status=rec.status, action=action)
+            work = self._flow_work(conn, rec, actor, self.clock())
+            try:
+                run(conn, work, task, rec)
+            except stepping.ConditionFailed as exc:
+                failed: stepping.ConditionFailed | None = exc
+            else:
+                failed = None
+                ticket, outbox = self._commit_work(conn, work, rec)
+            if failed is not None:
+                conn.rollback()
+        if failed is not None:
+            self.record_flow_error(
+                task.record_id, failed, {"node": failed.node, "task": task_id, "action": action}
+            )
+            raise failed
+        self._after_commit(outbox)
+        return ticket
+
+    def _on_record(
+        self,
+        record_id: int,
+        actor: int | None,
+        action: str,
+        run: Callable[..., None],
+        allow_finished: bool = False,
+    ) -> Ticket:
+        with self.db.write() as conn:
+            rec = self._record(conn, record_id)
+            if rec.status != "open" and not allow_finished:
+                raise ActionError("flow.ticket_finished", number=rec.number, status=rec.status, action=action)
+            work = self._flow_work(conn, rec, actor, self.clock())
+            run(conn, work, rec)
+            ticket, outbox = self._commit_work(conn, work, rec)
+        self._after_commit(outbox)
+        return ticket
+
+    def _flow_work(self, conn: Connection, rec: Any, actor: int | None, now: dt.datetime) -> FlowWork:
+        spec = self.spec_for(conn, rec.app_id, rec.app_version)
+        tspec = spec.types[rec.ticket_type]
+        inst = conn.execute(select(FI).where(FI.c.record_id == rec.id)).first()
+        app_key = spec.key
+        state = FlowState(
+            inst.id,
+            list(inst.tokens),
+            dict(inst.state or {}),
+            inst.status,
+            inst.parent_instance_id,
+            inst.parent_node,
+        )
+        channel = rec.data.get("channel")
+        ticket = Ticketing(
+            rec.id, rec.number, rec.app_id, app_key, rec.ticket_type, dict(rec.data), rec.created_by,
+            rec.status, channel if isinstance(channel, str) else None,
+        )  # fmt: skip
+        env_cache: list[Any] = []
+
+        def env() -> Any:
+            if not env_cache:
+                env_cache.append(self._env(conn, rec, actor, tspec.form, now))
+            return env_cache[0]
+
+        return FlowWork(conn, spec, tspec, ticket, state, actor, now, env, start_child=self._start_child)
+
+    def _commit_work(self, conn: Connection, work: FlowWork, rec: Any) -> tuple[Ticket, list[int]]:
+        """Write what the work did: instance, record, events, reactions — in the open transaction."""
+        if not work.events:  # nothing happened (e.g. claiming a task one already holds)
+            return self._ticket(conn, rec, work.spec), []
+        tspec = work.tspec
+        if work.changed:
+            self._claim_unique(
+                conn, rec.app_id, tspec, rec.id, work.ticket.data, tspec.unique_keys, work.changed
+            )
+            self._check_references(conn, tspec, work.ticket.data, work.changed)
+            work.events.append(("updated", {"fields": list(dict.fromkeys(work.changed))}))
+        conn.execute(
+            update(FI)
+            .where(FI.c.id == work.instance.id)
+            .values(
+                tokens=work.instance.tokens,
+                state=work.instance.state,
+                status=work.instance.status,
+                ended_at=work.now if work.instance.status == "ended" else None,
+            )
+        )
+        status = work.ticket.status
+        if work.finished and status == "open":
+            status = "closed"
+            work.events.append(("closed", {}))
+        values: dict[str, Any] = {
+            "data": work.ticket.data,
+            "stage": None if status != "open" else work.stage,
+            "status": status,
+            "updated_by": work.actor,
+            "updated_at": work.now,
+            "closed_at": rec.closed_at if status == rec.status else (work.now if status != "open" else None),
+        }
+        emitted = self._append_events(conn, rec.id, rec.event_seq, work.events, work.actor, work.now)
+        self._save_record(conn, rec, values, emitted)
+        outbox = self._react(
+            conn, work.spec, rec.id, rec.number, rec.ticket_type, work.ticket.data, work.actor, work.now,
+            emitted, work.outbox,
+        )  # fmt: skip
+        if work.finished and work.instance.parent_instance_id is not None:
+            outbox += self._resume_parent(conn, work)
+        after = SimpleNamespace(**{**rec._mapping, **values, "row_version": rec.row_version + 1})
+        ticket = self._ticket(conn, after, work.spec)
+        return ticket, outbox
+
+    def _form_input(
+        self, conn: Connection, work: FlowWork, rec: Any, data: Mapping[str, Any] | None, node_id: str
+    ) -> None:
+        if not data:
+            return
+        locked = self._access(conn, work.tspec, node_id, work.actor, rec.app_id).locked()
+        clean = work.tspec.form.validate(data, partial=True, current=rec.data, env=work.env(), locked=locked)
+        for key, value in clean.items():
+            old = work.ticket.data.get(key)
+            if old != value:
+                work.events.append(("field_changed", {"field": key, "old": old, "new": value}))
+                work.ticket.data[key] = value
+                work.changed.append(key)
+
+    def _start_child(self, work: FlowWork, node: Any) -> int:
+        """A sub-process node: create the child ticket (same app) and wait for its flow to end."""
+        child_type = node.get("ticket_type")
+        child_spec = work.spec.types[child_type]
+        fields = {f.key for f in child_spec.definition.form.fields}
+        data = {k: v for k, v in work.ticket.data.items() if k in fields}
+        try:
+            child_id, outbox = self._create(
+                conn=work.conn,
+                app_id=work.ticket.app_id,
+                version=self._version_of(work.conn, work.ticket.record_id),
+                spec=work.spec,
+                tspec=child_spec,
+                data=data,
+                actor=work.actor,
+                now=work.now,
+                parent=(work.instance.id, node.id),
+            )
+        except GongdanError as exc:
+            raise ActionError(
+                "flow.subprocess_failed",
+                node=node.id,
+                ticket_type=child_type,
+                detail=Message(exc.code, exc.params),
+            ) from None
+        work.outbox.extend(outbox)
+        return child_id
+
+    def _resume_parent(self, conn: Connection, child: FlowWork) -> list[int]:
+        parent = conn.execute(select(FI).where(FI.c.id == child.instance.parent_instance_id)).one()
+        rec = self._record(conn, parent.record_id)
+        if rec.status != "open" or child.instance.parent_node not in (parent.tokens or []):
+            return []
+        work = self._flow_work(conn, rec, None, child.now)
+        work.events.append(
+            ("subprocess_ended", {"node": child.instance.parent_node, "child": child.ticket.record_id})
+        )
+        work.apply(
+            stepping.resume(
+                work.tspec.flow,
+                work.instance.tokens,
+                child.instance.parent_node,
+                work.hooks(),
+                work.instance.state,
+            )
+        )
+        _, outbox = self._commit_work(conn, work, rec)
+        return outbox
+
+    def _version_of(self, conn: Connection, record_id: int) -> int:
+        from engine.store.models import Record
+
+        return conn.execute(select(Record.app_version).where(Record.id == record_id)).scalar_one()
+
+    def _must_hold(self, conn: Connection, work: FlowWork, task: Any, action: str) -> None:
+        """Transfer, delegate, release, add signer: the assignee (or an admin) of an open task."""
+        if task.status != "open":
+            raise ActionError("flow.task_done", task=task.id, status=task.status)
+        if work.actor is None or self._is_admin(conn, work.actor):
+            return
+        if work.actor not in (task.assignee_id, task.delegated_from):
+            raise ActionError("flow.not_assignee", task=task.id, action=action)
+
+    def _active_user(self, conn: Connection, user_id: int, task: Any) -> None:
+        ok = conn.execute(select(User.id).where(User.id == user_id, User.is_active.is_(True))).scalar()
+        if ok is None:
+            raise ActionError("flow.unknown_user", user=user_id)
+        if user_id == task.assignee_id:
+            raise ActionError("flow.same_user", task=task.id, user=user_id)
+
+    def _is_admin(self, conn: Connection, actor: int | None) -> bool:
+        if actor is None:
+            return True
+        return bool(conn.execute(select(User.is_admin).where(User.id == actor)).scalar())
+
+    def _assignees(self, conn: Connection, work: FlowWork) -> set[int]:
+        rows = conn.execute(
+            select(T.c.assignee_id, T.c.delegated_from).where(
+                T.c.instance_id == work.instance.id, T.c.status == "open"
+            )
+        ).all()
+        return {u for r in rows for u in r if u is not None}
+
+    def _events_since_start(self, conn: Connection, record_id: int) -> list[dict[str, Any]]:
+        from engine.store.models import Event
+
+        E = Event.__table__
+        rows = conn.execute(
+            select(E.c.type, E.c.actor_id, E.c.payload).where(E.c.record_id == record_id).order_by(E.c.seq)
+        ).all()
+        return [dict(r._mapping) for r in rows]
+
+    def _log_flow_error(
+        self, conn: Connection, record_id: int, exc: GongdanError, where: Mapping[str, Any]
+    ) -> None:
+        """A flow error outside any person's command: an event on the ticket and a note to the admins."""
+        from engine.store.models import Event, Outbox, Record
+
+        R = Record.__table__
+        rec = conn.execute(select(R.c.event_seq, R.c.number).where(R.c.id == record_id)).one()
+        now = self.clock()
+        payload = {"code": exc.code, "message": {"zh": exc.message("zh"), "en": exc.message("en")}, **where}
+        conn.execute(
+            insert(Event.__table__).values(
+                record_id=record_id,
+                seq=rec.event_seq + 1,
+                type="flow_error",
+                actor_id=None,
+                at=now,
+                payload=payload,
+            )
+        )
+        conn.execute(update(R).where(R.c.id == record_id).values(event_seq=rec.event_seq + 1))
+        conn.execute(
+            insert(Outbox.__table__).values(
+                idempotency_key=f"flow_error:{record_id}:{rec.event_seq + 1}",
+                record_id=record_id,
+                channel="admin",
+                payload={"ticket": rec.number, **payload},
+                status="pending",
+                attempts=0,
+                max_attempts=14,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+
+    def record_flow_error(self, record_id: int, exc: GongdanError, where: Mapping[str, Any]) -> None:
+        """Log a flow error (e.g. a failing branch condition) on the ticket after its command was refused."""
+        with self.db.write() as conn:
+            self._log_flow_error(conn, record_id, exc, where)
+
+
+def _said(comment: str | None) -> dict[str, Any]:
+    return {"comment": comment} if comment else {}
+
+
+def _pool(task: Any) -> str:
+    return ", ".join(f"{k}={v}" for k, v in (task.candidates or {}).items()) or "-"
+
+
+__all__ = ["FlowCommands"]
