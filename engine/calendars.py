@@ -64,13 +64,12 @@ class Calendar:
 
     @property
     def hours_per_day(self) -> float:
-        return (
-            sum(
-                (dt.datetime.combine(dt.date.min, b) - dt.datetime.combine(dt.date.min, a)).total_seconds()
-                for a, b in self.periods
-            )
-            / 3600
+        """Working hours in a working day (24 for round the clock; 7.5 for cn_workdays)."""
+        seconds = sum(
+            (dt.datetime.combine(dt.date.min, b) - dt.datetime.combine(dt.date.min, a)).total_seconds()
+            for a, b in self.periods
         )
+        return round(seconds / 3600, 4)
 
     def hours_of(self, duration: str) -> float:
         """Working hours in a duration such as ``15m``, ``4h``, ``3d`` (working days) or ``1w``."""
@@ -115,13 +114,43 @@ def register(calendar: Calendar) -> Calendar:
 
 
 register(Calendar("24x7", "UTC", frozenset(range(1, 8)), _periods(("00:00", "23:59:59.999999"))))
-#: Mainland China office hours: Monday to Friday, 9:00–12:00 and 13:30–18:00, Beijing time.
+
+
+def _days(*spans: str) -> frozenset[dt.date]:
+    """``"2026-02-15..2026-02-23"`` or ``"2026-01-04"`` → the dates, inclusive."""
+    days: set[dt.date] = set()
+    for span in spans:
+        first, _, last = span.partition("..")
+        day, end = dt.date.fromisoformat(first), dt.date.fromisoformat(last or first)
+        while day <= end:
+            days.add(day)
+            day += dt.timedelta(days=1)
+    return frozenset(days)
+
+
+#: Mainland China's public holidays and the weekend days worked instead (调休), as the State
+#: Council announced them for 2025 and 2026. Add a year here when it is announced (each November).
+CN_HOLIDAYS = _days(
+    "2025-01-01", "2025-01-28..2025-02-04", "2025-04-04..2025-04-06", "2025-05-01..2025-05-05",
+    "2025-05-31..2025-06-02", "2025-10-01..2025-10-08",
+    "2026-01-01..2026-01-03", "2026-02-15..2026-02-23", "2026-04-04..2026-04-06", "2026-05-01..2026-05-05",
+    "2026-06-19..2026-06-21", "2026-09-25..2026-09-27", "2026-10-01..2026-10-07",
+)  # fmt: skip
+CN_MAKEUP_WORKDAYS = _days(
+    "2025-01-26", "2025-02-08", "2025-04-27", "2025-09-28", "2025-10-11",
+    "2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10",
+)  # fmt: skip
+
+#: Mainland China office hours: Monday to Friday, 9:00–12:00 and 13:30–18:00, Beijing time, with the
+#: public holidays off and the make-up weekend days worked.
 register(
     Calendar(
         "cn_workdays",
         "Asia/Shanghai",
         frozenset(range(1, 6)),
         _periods(("09:00", "12:00"), ("13:30", "18:00")),
+        CN_HOLIDAYS,
+        CN_MAKEUP_WORKDAYS,
     )
 )
 

@@ -40,6 +40,24 @@ def test_holidays_are_skipped_and_make_up_days_are_worked():
     assert cal.add(at(4, 17), 2) == at(5, 10).astimezone(dt.UTC)  # that Saturday is worked
 
 
+def test_mainland_public_holidays_and_make_up_days_are_built_in():
+    cal = calendar("cn_workdays")
+    eve = dt.datetime(2026, 9, 30, 17, 0, tzinfo=BJ)  # the last hour before the National Day week
+    assert cal.add(eve, 4) == dt.datetime(2026, 10, 8, 12, 0, tzinfo=BJ).astimezone(dt.UTC)
+    make_up = dt.datetime(2026, 10, 9, 17, 0, tzinfo=BJ)  # Friday; Saturday 10 October is worked
+    assert cal.add(make_up, 2) == dt.datetime(2026, 10, 10, 10, 0, tzinfo=BJ).astimezone(dt.UTC)
+    assert not cal.is_working_day(dt.date(2026, 2, 16)) and cal.is_working_day(dt.date(2026, 2, 14))
+
+
+def test_durations_count_working_days_and_weeks():
+    assert calendar("cn_workdays").hours_of("1d") == 7.5
+    assert calendar("cn_workdays").hours_of("1w") == 37.5
+    assert calendar("24x7").hours_of("1d") == 24
+    assert calendar("cn_workdays").hours_of("90m") == 1.5
+    with pytest.raises(ValueError, match="15m, 4h"):
+        calendar("24x7").hours_of("soon")
+
+
 def test_hours_between_counts_only_working_time():
     cal = calendar("cn_workdays")
     assert cal.hours_between(at(4, 17), at(7, 10)) == 2
