@@ -161,7 +161,7 @@ SHIPPED = {
         "number": "TS-{yyyyMM}-{seq:4}",
         "fields": {"customer": "text", "priority": "radio", "items": "subtable", "total": "formula"},
         "nodes": {"start": "start", "triage": "task", "review": "approval", "end": "end"},
-        "roles": {"agent", "quality", "cs_lead"},
+        "roles": {"agent", "quality", "cs_lead", "billing_team", "delivery_team", "cs_pool"},
     },
     "it_ops": {
         "type": "request",
@@ -173,7 +173,15 @@ SHIPPED = {
             "engineer": "user",
         },
         "nodes": {"submit": "start", "split": "parallel", "join": "join", "approval": "approval"},
-        "roles": {"it_agent", "it_engineer", "it_lead"},
+        "roles": {
+            "it_agent",
+            "it_engineer",
+            "it_lead",
+            "network_team",
+            "desktop_team",
+            "iam_team",
+            "service_desk",
+        },
     },
 }
 
