@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +26,7 @@ from engine.forms.spec import Env
 from engine.reactions import OutboxItem
 from engine.rules.actions import run_actions
 from engine.specs import AppSpec, TypeSpec
-from engine.store.models import FlowInstance, Task, Timer, User
+from engine.store.models import FlowInstance, Task, Timer
 
 T, FI, TM = (m.__table__ for m in (Task, FlowInstance, Timer))
 LIVE = ("open", "waiting")
@@ -469,40 +468,17 @@ class FlowWork:
             self.events.append(("task_reassigned", payload))
 
     def notify(self, value: dict[str, Any], origin: Mapping[str, Any]) -> None:
-        recipients = self._recipients(value.get("to"), origin.get("node"))
-        payload = {
-            **value,
-            "recipients": recipients,
-            "origin": dict(origin),
-            "ticket": {
-                "id": self.ticket.record_id,
-                "number": self.ticket.number,
-                "app": self.ticket.app_key,
-                "ticket_type": self.ticket.ticket_type,
-                "stage": self.stage,
-            },
-        }
-        key = f"notify:{self.ticket.record_id}:{uuid.uuid4().hex}"
-        self.outbox.append(OutboxItem(str(value.get("channel")), payload, key))
-        self.events.append(
-            ("notification_queued", {"channel": value.get("channel"), "to": value.get("to"), **origin})
-        )
+        """Queue a notification (rendered now, sent by the outbox after commit)."""
+        from engine.rules.notify import build_notifications
 
-    def _recipients(self, to: str | None, node: str | None) -> list[int]:
-        if to in (None, "assignee", "manager_of_assignee"):
-            q = select(T.c.assignee_id).where(
-                T.c.instance_id == self.instance.id, T.c.status.in_(LIVE), T.c.assignee_id.is_not(None)
+        items = build_notifications(self, value, origin)
+        self.outbox.extend(items)
+        self.events.append(
+            (
+                "notification_queued",
+                {"channel": value.get("channel"), "to": value.get("to"), "count": len(items), **origin},
             )
-            if node:
-                q = q.where(T.c.node_id == node)
-            users = list(dict.fromkeys(self.conn.execute(q).scalars()))
-            if to == "manager_of_assignee":
-                managers = self.conn.execute(select(User.manager_id).where(User.id.in_(users))).scalars()
-                users = [m for m in dict.fromkeys(managers) if m is not None]
-            return users
-        if to == "submitter":
-            return [self.ticket.submitter] if self.ticket.submitter else []
-        return []
+        )
 
 
 def _as_moment(value: Any) -> dt.datetime | None:

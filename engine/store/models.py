@@ -247,6 +247,38 @@ class SlaClock(Base):
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class RuleRun(Base):
+    """One rule meeting one event: whether its condition held, what its actions did, how long, errors."""
+
+    __tablename__ = "rule_runs"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id"))
+    app_version: Mapped[int] = mapped_column(Integer)
+    ticket_type: Mapped[str] = mapped_column(String(40))
+    rule: Mapped[str] = mapped_column(String(120))
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("records.id"))
+    trigger: Mapped[str] = mapped_column(String(80))
+    event_seq: Mapped[int | None] = mapped_column(Integer)
+    matched: Mapped[bool] = mapped_column(Boolean)
+    actions: Mapped[list[Any]] = mapped_column(JSONData, default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (
+        Index("ix_rule_runs_record", "record_id", "id"),
+        Index("ix_rule_runs_rule", "app_id", "ticket_type", "rule", "id"),
+    )
+
+
+class Watcher(Base):
+    """Someone who follows a ticket (notified of its changes) without working on it."""
+
+    __tablename__ = "watchers"
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 class Outbox(Base):
     """An external effect waiting to be delivered after commit (mail, IM, webhook)."""
 
