@@ -77,16 +77,31 @@ def _pattern(f: FieldDef, default: str | None = None) -> re.Pattern[str] | None:
     return re.compile(pattern) if pattern else None
 
 
+#: Text-like types with a built-in pattern (replaced by a field's own), and the error it raises.
+TEXT_PATTERNS = {
+    "email": (r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}", "field.email"),
+    "url": (r"https?://[^\s/$.?#][^\s]*", "field.url"),
+}
+
+
+def text_rules(
+    f: FieldDef, default_pattern: str | None = None
+) -> tuple[int | None, int, re.Pattern[str] | None, bool]:
+    """A text-like field's (min length, max length, pattern, trimmed), as its cleaner applies them.
+
+    Values of the types with a built-in pattern are trimmed first.
+    """
+    hi = f.get("max_length") or DEFAULT_MAX_LENGTH.get(f.type, LONG_TEXT_LIMIT)
+    return f.get("min_length"), hi, _pattern(f, default_pattern), default_pattern is not None
+
+
 def _string_cleaner(default_pattern: str | None = None, code: str = "field.pattern") -> Callable:
     """Text-like fields; every limit is looked up once, when the form is compiled."""
 
     def factory(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
-        rx = _pattern(f, default_pattern)
+        lo, hi, rx, strip = text_rules(f, default_pattern)
         fullmatch = rx.fullmatch if rx is not None else None
         shown = rx.pattern if rx is not None else ""
-        lo = f.get("min_length")
-        hi = f.get("max_length") or DEFAULT_MAX_LENGTH.get(f.type, LONG_TEXT_LIMIT)
-        strip = default_pattern is not None
 
         def clean(value: Any) -> str:
             if type(value) is not str:
@@ -137,8 +152,14 @@ def _parse_number(value: Any) -> int | float:
     return number
 
 
-def _number_cleaner(f: FieldDef, integer: bool = False, precision: int | None = None) -> Cleaner:
-    lo, hi = f.get("min"), f.get("max")
+def number_rules(f: FieldDef) -> tuple[Any, Any, bool, int | None]:
+    """A number field's (min, max, whole numbers only, precision), as its cleaner applies them."""
+    precision = f.get("precision")
+    return f.get("min"), f.get("max"), precision == 0, precision
+
+
+def _number_cleaner(f: FieldDef) -> Cleaner:
+    lo, hi, integer, precision = number_rules(f)
 
     def clean(value: Any) -> int | float:
         number = _parse_number(value)
@@ -169,13 +190,16 @@ def _value_of(option: Any) -> Any:
     return option.get("value") if isinstance(option, Mapping) else option
 
 
+def choice_texts(f: FieldDef, ctx: Mapping[str, Any]) -> frozenset[str]:
+    """A choice field's option values as text: what its cleaner compares a value's text with."""
+    return frozenset(str(_value_of(o)) for o in option_values(f, ctx))
+
+
 # --------------------------------------------------------------------------- types
 field_type("text", {"min_length", "max_length", "pattern"})(_string_cleaner())
 field_type("textarea", {"min_length", "max_length"})(_string_cleaner())
-field_type("email", {"max_length", "pattern"})(
-    _string_cleaner(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}", "field.email")
-)
-field_type("url", {"max_length", "pattern"})(_string_cleaner(r"https?://[^\s/$.?#][^\s]*", "field.url"))
+field_type("email", {"max_length", "pattern"})(_string_cleaner(*TEXT_PATTERNS["email"]))
+field_type("url", {"max_length", "pattern"})(_string_cleaner(*TEXT_PATTERNS["url"]))
 
 
 # --------------------------------------------------------------------------- rich text
@@ -268,12 +292,16 @@ def normalize_phone(text: str) -> str | None:
     Full-width digits are read as digits; spaces and dashes inside mobile and international numbers
     (and brackets in international ones) are dropped.
     """
-    text = text.translate(_FULL_WIDTH).strip()
+    if _MOBILE.fullmatch(text):  # the commonest spelling: nothing to read or drop
+        return text
+    if not text.isascii():  # only non-ASCII characters are translated
+        text = text.translate(_FULL_WIDTH)
+    text = text.strip()
     if text.startswith("-"):
         return None
-    compact = re.sub(r"[ \-]", "", text)
+    compact = text.replace(" ", "").replace("-", "")
     if compact.startswith("+"):
-        compact = re.sub(r"[()]", "", compact)
+        compact = compact.replace("(", "").replace(")", "")
         return compact if _E164.fullmatch(compact) else None
     if _MOBILE.fullmatch(compact):
         return compact
@@ -315,15 +343,21 @@ def _phone_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
 
 @field_type("number", {"min", "max", "precision"}, expr_type="number")
 def _number_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
-    precision = f.get("precision")
-    return _number_cleaner(f, integer=precision == 0, precision=precision)
+    return _number_cleaner(f)
+
+
+def money_rules(f: FieldDef) -> tuple[Any, Any, int]:
+    """A money field's (min, max, decimal places), as its cleaner applies them."""
+    return f.get("min"), f.get("max"), f.get("precision", 2)
 
 
 @field_type("money", {"min", "max", "precision", "currency"}, expr_type="number", to_expr=Decimal)
 def _money_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
     """Money is exact: a Decimal kept as its text (``"120.00"``), never a float."""
-    step = Decimal(1).scaleb(-f.get("precision", 2))
-    lo, hi = f.get("min"), f.get("max")
+    lo, hi, places = money_rules(f)
+    step = Decimal(1).scaleb(-places)
+    least = Decimal(str(lo)) if lo is not None else None  # the schema makes both numbers
+    most = Decimal(str(hi)) if hi is not None else None
 
     def clean(value: Any) -> str:
         if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
@@ -339,13 +373,14 @@ def _money_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
             raise Invalid("field.not_number")
         if abs(amount) >= MAX_MAGNITUDE:
             raise Invalid("field.number_too_big", max=MAX_MAGNITUDE)
-        if amount.quantize(step) != amount:
+        exact = amount.quantize(step)
+        if exact != amount:
             raise Invalid("field.too_precise", places=-step.as_tuple().exponent)
-        if lo is not None and amount < Decimal(str(lo)):
+        if least is not None and amount < least:
             raise Invalid("field.too_small", min=lo)
-        if hi is not None and amount > Decimal(str(hi)):
+        if most is not None and amount > most:
             raise Invalid("field.too_large", max=hi)
-        return str(amount.quantize(step))
+        return str(exact)
 
     return clean
 
@@ -436,7 +471,7 @@ def _checkbox_field(f: FieldDef, _ctx: Mapping[str, Any]) -> Cleaner:
 def _choice(multiple: bool) -> Callable:
     def factory(f: FieldDef, ctx: Mapping[str, Any]) -> Cleaner:
         allowed = [_value_of(o) for o in option_values(f, ctx)]
-        allowed_set = set(map(str, allowed))
+        allowed_set = choice_texts(f, ctx)
         shown = ", ".join(map(str, allowed[:12]))
 
         def one(value: Any) -> Any:

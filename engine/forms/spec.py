@@ -11,6 +11,7 @@ field path, so the user sees all of them at once.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Mapping
@@ -24,6 +25,10 @@ from engine.errors import DefinitionError, FormError, Problem
 from engine.expressions import ExprError, Expression, compile_expr
 from engine.forms.fields import FIELD_TYPES, Cleaner, Invalid
 from engine.i18n import Localized, Message
+
+#: Whether new records are cleaned by each form's compiled function (engine/forms/fast.py) before
+#: the generic steps below; off only to compare the two.
+FAST_PATH = True
 
 
 def unique_text(value: Any) -> str:
@@ -70,12 +75,20 @@ class Env:
     ticket: Mapping[str, Any] = field(default_factory=dict)
 
 
+NO_ENV = Env()  # expressions only read it (and copy ``user`` and ``ticket``): one will do
+
+
 @dataclass(frozen=True)
 class FieldsSpec:
     """A compiled list of fields: a whole form, or one sub-table row."""
 
     fields: tuple[FieldSpec, ...]
     formulas: tuple[FieldSpec, ...] = ()  # computed fields in dependency order
+    # The compiled fast path of new records (engine.forms.fast.FastClean), set by compile_fields for
+    # exactly these fields (so a copy made with dataclasses.replace starts without one).
+    fast: Callable[..., dict[str, Any] | None] | None = field(
+        default=None, init=False, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         # Derived lookups, computed once: the hot path only walks what it must.
@@ -122,6 +135,14 @@ class FieldsSpec:
         ``partial``: an update of some fields of ``current`` (the stored record); the result
         holds only the fields that the update sets, plus formulas whose inputs changed.
         """
+        # A new record goes through the form's compiled function first; None from it means "not
+        # sure" (see engine/forms/fast.py), and ``cleaned`` then holds the values it could clean.
+        # Earlier problems (of other sub-table rows) change nothing.
+        cleaned: dict[str, Any] = {}
+        if FAST_PATH and self.fast is not None and type(data) is dict and not (partial or current):
+            out = self.fast(data, env, locked, cleaned)
+            if out is not None:
+                return out
         dot = prefix + "." if prefix else ""
         if type(data) is not dict and not isinstance(data, Mapping):
             problems.append(Problem(prefix, "form.not_an_object"))
@@ -138,6 +159,8 @@ class FieldsSpec:
             elif clean is None:
                 code = "form.readonly_field" if key in by_key else "form.unknown_field"
                 problems.append(Problem(dot + str(key), code, {"field": key}))
+            elif key in cleaned:  # by the compiled function: exactly what ``clean`` returns
+                given[key] = cleaned[key]
             elif value is None or value == "" or (type(value) in (list, dict) and not value):
                 given[key] = None
             else:
@@ -204,8 +227,7 @@ class FieldsSpec:
         failed = {p.path for p in problems}
         for spec in self.optioned:  # type: ignore[attr-defined]
             if not is_empty(value := record.get(spec.key)) and value is not _INVALID:
-                offered = offered_options(spec, ctx) or set()
-                refused = [v for v in (value if isinstance(value, list) else [value]) if v not in offered]
+                offered, refused = refused_options(spec, value, ctx)
                 if refused and visible(spec):
                     shown = ", ".join(sorted(map(str, offered)))
                     params = {"field": spec.key, "value": refused[0], "options": shown}
@@ -295,6 +317,12 @@ def offered_options(spec: FieldSpec, ctx: Mapping[str, Any]) -> set[Any] | None:
     return offered
 
 
+def refused_options(spec: FieldSpec, value: Any, ctx: Mapping[str, Any]) -> tuple[set[Any], list[Any]]:
+    """The options offered right now, and which of the chosen ``value`` (one or a list) are not."""
+    offered = offered_options(spec, ctx) or set()
+    return offered, [v for v in (value if isinstance(value, list) else [value]) if v not in offered]
+
+
 def _reason(exc: ExprError) -> Message:
     """Why an expression failed, in the language the problem is finally shown in."""
     return Message(exc.code, {k: v for k, v in exc.params.items() if k != "column"})
@@ -321,11 +349,16 @@ def _typed(spec: FieldSpec, value: Any) -> Any:
         return value
 
 
+@functools.cache
+def _step(places: int) -> Decimal:
+    return Decimal(1).scaleb(-places)
+
+
 def _stored(spec: FieldSpec, value: Any) -> Any:
     """A formula's result as stored in the record's JSON: exact money as text, dates as ISO text."""
     if isinstance(value, Decimal) or (spec.precision is not None and isinstance(value, int | float)):
         # Exact text with the declared places ("20.00", also for an empty sum): money stays money.
-        step = Decimal(1).scaleb(-(spec.precision if spec.precision is not None else 2))
+        step = _step(spec.precision if spec.precision is not None else 2)
         return str(Decimal(str(value)).quantize(step))
     if isinstance(value, dt.date):
         return value.isoformat()
@@ -342,10 +375,19 @@ def expression_context(
     for key in wanted & record.keys():
         value, spec = record[key], by_key.get(key)
         ctx[key] = None if value is _INVALID else (_typed(spec, value) if spec else value)
+    return add_env_context(fields, ctx, current, env)
+
+
+def add_env_context(
+    fields: FieldsSpec, ctx: dict[str, Any], current: Mapping[str, Any] | None, env: Env | None
+) -> dict[str, Any]:
+    """``ctx`` with what the expressions of ``fields`` read besides fields: ``old``, ``user``, ``now``…"""
+    by_key: dict[str, FieldSpec] = fields.by_key  # type: ignore[attr-defined]
+    wanted: frozenset[str] = fields.expr_names  # type: ignore[attr-defined]
     if "old" in wanted:
         old = current or {}
         ctx["old"] = {k: _typed(by_key[k], v) if k in by_key else v for k, v in old.items()}
-    env = env or Env()
+    env = env or NO_ENV
     now = env.now or dt.datetime.now(dt.UTC)
     if "user" in wanted:
         ctx["user"] = dict(env.user)
@@ -365,11 +407,11 @@ def _compile(source: Any, path: str) -> Expression | None:
         raise DefinitionError(problems=[Problem(path, exc.code, exc.params)]) from None
 
 
-def _rows_to_expr(rows_spec: FieldsSpec) -> Callable[[Any], Any]:
+def _rows_to_expr(rows_spec: FieldsSpec) -> Callable[[Any], Any] | None:
     """Sub-table rows as expressions see them: each cell typed like a top-level field."""
     row_specs: dict[str, FieldSpec] = rows_spec.by_key  # type: ignore[attr-defined]
     if all(spec.to_expr is None for spec in row_specs.values()):
-        return lambda rows: rows  # nothing to convert: expressions read the stored rows as they are
+        return None  # nothing to convert: expressions read the stored rows as they are
 
     def convert(rows: Any) -> Any:
         if not isinstance(rows, list):
@@ -422,7 +464,11 @@ def compile_fields(fields: tuple[FieldDef, ...], ctx: Mapping[str, Any], path: s
                 rows=rows,
             )
         )
-    return FieldsSpec(tuple(specs), _formula_order(specs, path))
+    from engine.forms.fast import compile_lazily  # the fast path is generated from the generic spec
+
+    body = FieldsSpec(tuple(specs), _formula_order(specs, path))
+    object.__setattr__(body, "fast", compile_lazily(body, fields, ctx))
+    return body
 
 
 def _formula_order(specs: list[FieldSpec], path: str) -> tuple[FieldSpec, ...]:
