@@ -1,32 +1,59 @@
 """Configuration, all from environment variables, documented in one place (docs/configuration.md).
 
-| variable       | default                               | meaning                                   |
-|----------------|---------------------------------------|-------------------------------------------|
-| GONGDAN_HOME   | ./var                                 | data folder: SQLite database, queue, files |
-| DATABASE_URL   | sqlite:///$GONGDAN_HOME/gongdan.db     | SQLAlchemy URL; postgresql+psycopg://...  |
-| REDIS_URL      | (unset: huey keeps its queue in SQLite) | redis://host:port/db for the job queue    |
-| GONGDAN_LANG   | zh                                    | language of messages: zh or en            |
-| GONGDAN_BASE_URL | http://127.0.0.1:8000               | links back to tickets in messages         |
+GONGDAN_HOME, DATABASE_URL, REDIS_URL, GONGDAN_LANG and GONGDAN_BASE_URL set up the server; the
+channels read GONGDAN_SMTP_URL, GONGDAN_SMS_URL, GONGDAN_ROBOT_<NAME> and GONGDAN_OUTBOUND_ALLOW
+(docs/channels.md). Secrets live in these URLs, so nothing here is ever shown as written:
+``repr(settings)`` and :func:`redact` mask passwords, tokens, keys and ``#secret=`` fragments.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, fields
 from pathlib import Path
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+
+ROBOT_PREFIX = "GONGDAN_ROBOT_"
+MASK = "***"
+#: Query and fragment parameters whose values are secrets (matched as a part of the name).
+SECRET_NAMES = re.compile(r"token|key|secret|sign|pass|pwd|auth|credential|ticket", re.IGNORECASE)
+#: A path segment that looks like a credential (Feishu and Slack put the robot's token in the path).
+TOKEN_SEGMENT = re.compile(r"(?<=/)(?=[^/]*\d)(?=[^/]*[A-Za-z])[A-Za-z0-9_\-]{16,}(?=/|$)")
+URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s'\"<>]+")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Settings:
     home: Path
     database_url: str
     redis_url: str | None
     lang: str
     base_url: str
+    smtp_url: str | None = None
+    sms_url: str | None = None
+    robots: tuple[tuple[str, str], ...] = ()  # (lower-case name, URL), from GONGDAN_ROBOT_<NAME>
+    outbound_allow: tuple[str, ...] = ()
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    def robot(self, name: str) -> str | None:
+        """The configured URL of the robot called ``name`` (any case), or None."""
+        wanted = name.lower()
+        return next((url for key, url in self.robots if key == wanted), None)
+
+    def __repr__(self) -> str:
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, str):
+                value = mask_url(value)
+            elif f.name == "robots":
+                value = tuple((name, mask_url(url)) for name, url in value)
+            shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -35,10 +62,56 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     url = env.get("DATABASE_URL") or f"sqlite:///{home / 'gongdan.db'}"
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    robots = tuple(
+        sorted(
+            (key.removeprefix(ROBOT_PREFIX).lower(), value.strip())
+            for key, value in env.items()
+            if key.startswith(ROBOT_PREFIX) and key != ROBOT_PREFIX and value.strip()
+        )
+    )
+    allow = tuple(a.strip() for a in (env.get("GONGDAN_OUTBOUND_ALLOW") or "").split(",") if a.strip())
     return Settings(
         home=home,
         database_url=url,
         redis_url=env.get("REDIS_URL") or None,
         lang=env.get("GONGDAN_LANG") or "zh",
         base_url=(env.get("GONGDAN_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
+        smtp_url=env.get("GONGDAN_SMTP_URL") or None,
+        sms_url=env.get("GONGDAN_SMS_URL") or None,
+        robots=robots,
+        outbound_allow=allow,
     )
+
+
+def _mask_pairs(text: str) -> str:
+    pairs = parse_qsl(text, keep_blank_values=True)
+    if not pairs:
+        return MASK if text else text
+    return "&".join(
+        f"{quote(k, safe='')}={MASK if SECRET_NAMES.search(k) else quote(v, safe='@:,')}" for k, v in pairs
+    )
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its secrets replaced by ``***``: the password, secret-looking query values,
+    token-like path segments and the whole ``#fragment`` (where robot secrets are written)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return MASK
+    if not parts.scheme or not parts.netloc:
+        return url
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user, has_password, _ = userinfo.partition(":")
+        netloc = f"{user}:{MASK}@{hostport}" if has_password else f"{user}@{hostport}"
+    path = TOKEN_SEGMENT.sub(MASK, parts.path)
+    query = _mask_pairs(parts.query) if parts.query else ""
+    fragment = _mask_pairs(parts.fragment) if parts.fragment else ""
+    return urlunsplit((parts.scheme, netloc, path, query, fragment))
+
+
+def redact(text: str) -> str:
+    """Free text (an error, a log line) with every URL in it masked by :func:`mask_url`."""
+    return URL_IN_TEXT.sub(lambda m: mask_url(m.group(0)), text)
