@@ -51,14 +51,25 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
 @click.option(
     "--lang", type=click.Choice(["zh", "en"]), help="Language of messages (default: GONGDAN_LANG or zh)."
 )
-def main(lang: str | None) -> None:
+@click.pass_context
+def main(ctx: click.Context, lang: str | None) -> None:
     """Gongdan 工单 — a metadata-driven no-code ticket platform.
 
     Configuration by environment variables: GONGDAN_HOME (data folder, default ./var),
     DATABASE_URL (default SQLite in GONGDAN_HOME), REDIS_URL (job queue), GONGDAN_LANG (zh|en).
     """
     if lang:
+        before = os.environ.get("GONGDAN_LANG")
         os.environ["GONGDAN_LANG"] = lang
+        ctx.call_on_close(lambda: _restore_lang(before))
+
+
+def _restore_lang(before: str | None) -> None:
+    """--lang holds for this command only (the CLI may run inside a longer-lived process)."""
+    if before is None:
+        os.environ.pop("GONGDAN_LANG", None)
+    else:
+        os.environ["GONGDAN_LANG"] = before
 
 
 @main.command()
@@ -288,6 +299,101 @@ def user_password(username: str) -> None:
     password = new_password()
     set_password(platform.db, username, password)
     click.echo(t("cli.password_set", None, user=username, password=password))
+    platform.close()
+
+
+@main.group()
+def reports() -> None:
+    """Report engine: ticket metrics."""
+
+
+@reports.command("rebuild")
+@click.argument("app", required=False)
+@friendly
+def reports_rebuild(app: str | None) -> None:
+    """Recompute every ticket's metrics (of APP, or of all apps) from its events."""
+    from engine.reports.keeping import rebuild
+
+    platform = _platform()
+    if app is not None:
+        platform.runtime.versions(app)  # an unknown app is an error, not zero tickets
+    count = rebuild(platform.db, app)
+    click.echo(t("report.rebuilt", None, count=count))
+    platform.close()
+
+
+@main.group()
+def rules() -> None:
+    """Rule engine: try rules before publishing."""
+
+
+def _candidate(file: Path | None) -> Any:
+    from engine.definitions.loader import load_definition
+
+    return load_definition(file) if file is not None else None
+
+
+@rules.command("test")
+@click.argument("app")
+@click.argument("ticket_type")
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A changed definition whose rules to try (default: the running version).",
+)
+@click.option(
+    "--ticket", "ticket_id", type=int, help="Try on this ticket (changed by --data) instead of a new one."
+)
+@click.option("--data", "data", default="{}", help="Field values as JSON.")
+@friendly
+def rules_test(app: str, ticket_type: str, file: Path | None, ticket_id: int | None, data: str) -> None:
+    """Show what the rules would do to a new ticket (or --ticket N), changing nothing."""
+    import json
+
+    try:
+        values = json.loads(data)
+    except ValueError as exc:
+        raise GongdanError("cli.bad_json", detail=str(exc)) from None
+    platform = _platform()
+    shown = platform.runtime.rules_dry_run(
+        app, ticket_type, values, record_id=ticket_id, candidate=_candidate(file)
+    )
+    for run in shown["rule_runs"]:
+        mark = "✓" if run["matched"] else "·"
+        click.echo(
+            f"{mark} {run['rule']}  [{run['trigger']}]  {', '.join(run['actions'])} {run['error'] or ''}"
+        )
+    for item in shown["outbox"]:
+        click.echo(f"→ {item['channel']}")
+    click.echo(json.dumps(shown["ticket"], ensure_ascii=False, default=str))
+    platform.close()
+
+
+@rules.command("replay")
+@click.argument("app")
+@click.argument("ticket_type")
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A changed definition whose rules to replay (default: the running version).",
+)
+@click.option("--days", default=30, show_default=True, help="Tickets created in the last N days.")
+@friendly
+def rules_replay(app: str, ticket_type: str, file: Path | None, days: int) -> None:
+    """Report per rule what it would have done over past tickets; nothing is written or sent."""
+    import datetime as dt
+
+    platform = _platform()
+    until = platform.runtime.clock()
+    report = platform.runtime.rules_replay(
+        app, ticket_type, candidate=_candidate(file), since=until - dt.timedelta(days=days), until=until
+    )
+    for row in report:
+        actions = ", ".join(f"{k}×{n}" for k, n in row["actions"].items()) or "-"
+        examples = ", ".join(row["examples"]) or "-"
+        click.echo(t("cli.replay_line", None, **row, actions_text=actions, examples_text=examples))
     platform.close()
 
 

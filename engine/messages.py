@@ -471,6 +471,14 @@ register(
         },
         "cli.password_set": {"zh": "{user} 的新密码:{password}", "en": "New password of {user}: {password}"},
         "cli.no_changes": {"zh": "没有变化。", "en": "No changes."},
+        "cli.bad_json": {
+            "zh": '--data 不是有效的 JSON:{detail}。例如 --data \'{{"priority": "P1"}}\'。',
+            "en": '--data is not valid JSON: {detail}. For example --data \'{{"priority": "P1"}}\'.',
+        },
+        "cli.replay_line": {
+            "zh": "{rule}:命中 {tickets_matched} 张工单,{events_matched}/{events_met} 个事件;动作 {actions_text};例如 {examples_text}",
+            "en": "{rule}: {tickets_matched} tickets matched, {events_matched}/{events_met} events; actions {actions_text}; e.g. {examples_text}",
+        },
         "cli.diff_header": {
             "zh": "与运行中版本 {version} 的差异:",
             "en": "Changes against running version {version}:",

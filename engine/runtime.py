@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-import engine.rules  # noqa: F401  (registers the rule engine's reactors)
+import engine.reports
+import engine.rules  # noqa: F401  (registers the rule engine's reactors and actions)
 from engine.definitions.diff import Change, diff
 from engine.definitions.loader import Loaded, load_definition
 from engine.errors import ActionError, ConflictError, FormError, NotFoundError, Problem
@@ -28,6 +30,7 @@ from engine.forms.fields import FIELD_TYPES
 from engine.forms.permissions import EVERYTHING, FieldAccess, needs_roles
 from engine.forms.spec import Env, FormSpec, is_empty, unique_text
 from engine.reactions import REACTORS, CommandContext, EmittedEvent, OutboxItem
+from engine.rules import schedules
 from engine.specs import AppSpec, TypeSpec, compile_app
 from engine.store.counters import next_value
 from engine.store.db import Database
@@ -41,6 +44,7 @@ from engine.store.models import (
     Record,
     Role,
     RoleMember,
+    RuleRun,
     Task,
     UniqueValue,
     User,
@@ -92,6 +96,9 @@ class PublishResult:
         return self.previous == self.version
 
 
+_SHARED: weakref.WeakKeyDictionary[Database, Runtime] = weakref.WeakKeyDictionary()
+
+
 class Runtime(FlowCommands):
     def __init__(
         self,
@@ -104,6 +111,14 @@ class Runtime(FlowCommands):
         self.dispatch = dispatch
         self._specs: dict[tuple[int, int], AppSpec] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def for_database(cls, db: Database) -> Runtime:
+        """One shared Runtime per database in a worker process (its compiled specs are kept)."""
+        runtime = _SHARED.get(db)
+        if runtime is None:
+            runtime = _SHARED.setdefault(db, cls(db))
+        return runtime
 
     # ------------------------------------------------------------------ apps and versions
     def publish(
@@ -157,6 +172,10 @@ class Runtime(FlowCommands):
                 )
             )
             self._sync_roles(conn, app_id, loaded)
+            spec = compile_app(loaded.app)
+            schedules.sync(conn, spec, now)
+        with self._lock:
+            self._specs[(app_id, version)] = spec
         return PublishResult(key, version, True, changes, previous)
 
     def _sync_roles(self, conn: Connection, app_id: int, loaded: Loaded) -> None:
@@ -250,6 +269,7 @@ class Runtime(FlowCommands):
         actor: int | None,
         now: dt.datetime,
         parent: tuple[int, str] | None = None,
+        events: Iterable[tuple[str, dict[str, Any]]] = (),
     ) -> tuple[int, list[int]]:
         """Write a new ticket and start its flow in ``conn``: (record id, outbox ids)."""
         app_key, ticket_type = spec.key, tspec.key
@@ -301,6 +321,7 @@ class Runtime(FlowCommands):
         rec = self._record(conn, record_id)
         work = self._flow_work(conn, rec, actor, now)
         work.events.append(("created", {"data": clean, **({"parent_node": parent[1]} if parent else {})}))
+        work.events.extend(events)  # e.g. message_received, for the rules that start from a message
         work.apply(stepping.start(tspec.flow, work.hooks()))
         del instance_id
         _, outbox = self._commit_work(conn, work, rec)
@@ -314,43 +335,13 @@ class Runtime(FlowCommands):
         expected_version: int | None = None,
     ) -> Ticket:
         """Change some fields; ``expected_version`` (the row version the caller saw) guards lost updates."""
-        with self.db.write() as conn:
-            rec = self._record(conn, record_id)
+
+        def run(conn: Connection, work: Any, rec: Any) -> None:
             if expected_version is not None and expected_version != rec.row_version:
                 raise ConflictError(number=rec.number, expected=expected_version, actual=rec.row_version)
-            spec = self.spec_for(conn, rec.app_id, rec.app_version)
-            now = self.clock()
-            tspec = spec.types[rec.ticket_type]
-            access = self._access(
-                conn, tspec, rec.stage if rec.status != "closed" else None, actor, rec.app_id
-            )
-            changes = tspec.form.validate(
-                data,
-                partial=True,
-                current=rec.data,
-                env=self._env(conn, rec, actor, tspec.form, now),
-                locked=access.locked(),
-            )
-            new_data = dict(rec.data)
-            events: list[tuple[str, dict[str, Any]]] = []
-            for key, value in changes.items():
-                if new_data.get(key) != value:
-                    events.append(("field_changed", {"field": key, "old": new_data.get(key), "new": value}))
-                    new_data[key] = value
-            if not events:
-                return self._ticket(conn, rec, spec)
-            changed = [p["field"] for _, p in events]
-            self._claim_unique(conn, rec.app_id, tspec, record_id, new_data, tspec.unique_keys, changed)
-            self._check_references(conn, tspec, new_data, changed)
-            events.append(("updated", {"fields": changed}))
-            emitted = self._append_events(conn, record_id, rec.event_seq, events, actor, now)
-            self._save_record(conn, rec, {"data": new_data, "updated_by": actor, "updated_at": now}, emitted)
-            outbox = self._react(
-                conn, spec, record_id, rec.number, rec.ticket_type, new_data, actor, now, emitted
-            )
-            ticket = self._ticket(conn, self._record(conn, record_id), spec)
-        self._after_commit(outbox)
-        return ticket
+            self._form_input(conn, work, rec, data, rec.stage if rec.status == "open" else None)
+
+        return self._on_record(record_id, actor, "update", run, allow_finished=True)
 
     def comment(self, record_id: int, body: str, actor: int | None = None) -> Ticket:
         """Add a comment to the ticket's conversation; an agent's comment is a response (SLA)."""
@@ -456,6 +447,29 @@ class Runtime(FlowCommands):
         return (
             [e for e in (_without(event, hidden) for event in events) if e is not None] if hidden else events
         )
+
+    def rule_runs(
+        self,
+        record_id: int | None = None,
+        rule: tuple[str, str, str] | None = None,
+        limit: int = 100,
+        before: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """The rule log of a ticket, or of one rule ``(app, ticket type, rule name)``; newest last,
+        ``limit`` rows, older pages with ``before`` (an id of the page shown)."""
+        RRT = RuleRun.__table__
+        q = select(RRT).order_by(RRT.c.id.desc()).limit(min(limit, 1000))
+        if record_id is not None:
+            q = q.where(RRT.c.record_id == record_id)
+        if rule is not None:
+            with self.db.read() as conn:
+                app_id = self._app_row(conn, rule[0])[0]
+            q = q.where(RRT.c.app_id == app_id, RRT.c.ticket_type == rule[1], RRT.c.rule == rule[2])
+        if before is not None:
+            q = q.where(RRT.c.id < before)
+        with self.db.read() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(q)]
+        return rows[::-1]
 
     def tasks(self, record_id: int, status: str | None = "open") -> list[dict[str, Any]]:
         with self.db.read() as conn:

@@ -13,6 +13,7 @@ from engine.definitions.model import AppDef, TicketTypeDef
 from engine.flows.spec import FlowSpec, compile_flow
 from engine.forms.permissions import READONLY, FieldAccess, access_at
 from engine.forms.spec import FormSpec, compile_fields
+from engine.rules.engine import EMPTY, RuleSet, compile_rules
 
 _TOKEN = re.compile(r"\{(yyyyMMdd|yyyyMM|yyyy|seq:(\d+))\}")
 
@@ -47,6 +48,7 @@ class TypeSpec:
     number: NumberFormat
     autonumbers: tuple[tuple[str, NumberFormat], ...] = ()  # auto-number fields and their patterns
     unique_keys: tuple[str, ...] = ()  # fields whose values must be unique within the ticket type
+    rules: RuleSet = EMPTY  # the automation rules, indexed by trigger
 
     def node_permissions(self, stage: str | None) -> Mapping[str, Any]:
         """The permissions of a stage; a closed ticket (no stage) is read-only unless its end says more."""
@@ -91,6 +93,7 @@ def compile_app(app: AppDef) -> AppSpec:
                 if f.type == "autonumber"
             ),
             unique_keys=tuple(f.key for f in tt.form.fields if f.get("unique")),
+            rules=compile_rules(tt.rules),
         )
         for key, tt in app.ticket_types.items()
     }

@@ -17,6 +17,7 @@ BLUEPRINTS: list[tuple[str, str]] = [
     ("server.home", "bp"),
     ("server.api", "bp"),
     ("server.forms", "bp"),
+    ("server.inbound", "bp"),
 ]
 
 

@@ -113,4 +113,5 @@ def build_app(data: Mapping[str, Any]) -> AppDef:
         ),
         ticket_types=MappingProxyType(types),
         raw=freeze({k: v for k, v in data.items() if k != "version"}),
+        templates=freeze(data.get("templates") or {}),
     )

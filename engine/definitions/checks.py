@@ -254,6 +254,20 @@ def _assignee_refs(
                 yield (*path, "dispatch", *where), "check.unknown_role", {"role": team, "known": known}
 
 
+def cron_problem(expression: str) -> str | None:
+    """Why a cron expression is not valid (``61 * * * *``), or None."""
+    from croniter import croniter
+
+    fields = expression.split()
+    if len(fields) != 5:
+        return f"5 fields expected (minute hour day month weekday), got {len(fields)}"
+    try:
+        croniter(expression)
+    except (ValueError, KeyError) as exc:
+        return str(exc)[:200]
+    return None
+
+
 @check
 def rules_name_existing_things(data: Mapping[str, Any]) -> Iterator[Found]:
     roles = set(data.get("roles") or {})
@@ -264,9 +278,24 @@ def rules_name_existing_things(data: Mapping[str, Any]) -> Iterator[Found]:
             rpath = ("ticket_types", tkey, "rules", i)
             trigger = rule["on"]
             if isinstance(trigger, Mapping):
-                for kind in ("field_changed",):
-                    if kind in trigger and trigger[kind] not in fields:
-                        yield (*rpath, "on", kind), "check.unknown_field", {"field": trigger[kind]}
+                changed = trigger.get("field_changed")
+                if isinstance(changed, Mapping):
+                    if changed["field"] not in fields:
+                        yield (
+                            (*rpath, "on", "field_changed", "field"),
+                            "check.unknown_field",
+                            {"field": changed["field"]},
+                        )
+                elif changed is not None and changed not in fields:
+                    yield (*rpath, "on", "field_changed"), "check.unknown_field", {"field": changed}
+                if "schedule" in trigger:
+                    problem = cron_problem(str(trigger["schedule"]))
+                    if problem:
+                        yield (
+                            (*rpath, "on", "schedule"),
+                            "check.bad_cron",
+                            {"cron": trigger["schedule"], "detail": problem},
+                        )
                 for kind in ("stage_entered", "stage_left"):
                     if kind in trigger and nodes is not None and trigger[kind] not in nodes:
                         yield (
@@ -309,6 +338,10 @@ def _action_refs(
 
 @check
 def reports_and_dashboards(data: Mapping[str, Any]) -> Iterator[Found]:
+    """Reports name existing targets of the right kinds (engine.reports.spec checks each member);
+    dashboards name existing reports and offer filters on existing targets."""
+    from engine.reports.spec import fields_of, known_target, report_problems
+
     all_types = data.get("ticket_types") or {}
     for tkey, tt in _types(data):
         base = ("ticket_types", tkey)
@@ -321,18 +354,9 @@ def reports_and_dashboards(data: Mapping[str, Any]) -> Iterator[Found]:
             if source not in all_types:
                 yield (*base, "reports", i, "source"), "check.unknown_ticket_type", {"name": source}
                 continue
-            fields = field_map(all_types[source])
-            for j, dim in enumerate(report.get("dimensions") or ()):
-                if isinstance(dim, str) and dim not in fields and dim not in REPORT_BUILTINS:
-                    yield (*base, "reports", i, "dimensions", j), "check.unknown_field", {"field": dim}
-            for j, flt in enumerate(report.get("filters") or ()):
-                if flt["field"] not in fields and flt["field"] not in REPORT_BUILTINS:
-                    yield (
-                        (*base, "reports", i, "filters", j, "field"),
-                        "check.unknown_field",
-                        {"field": flt["field"]},
-                    )
-        fields = field_map(tt)
+            for path, code, params in report_problems(report, fields_of(all_types[source])):
+                yield (*base, "reports", i, *path), code, params
+        fields = fields_of(tt)
         for i, board in enumerate(tt.get("dashboards") or ()):
             for j, rid in enumerate(board["reports"]):
                 if rid not in report_ids:
@@ -345,24 +369,11 @@ def reports_and_dashboards(data: Mapping[str, Any]) -> Iterator[Found]:
                         },
                     )
             for j, fkey in enumerate(board.get("filters") or ()):
-                if fkey not in fields and fkey not in REPORT_BUILTINS:
+                if not known_target(fkey, fields):
                     yield (*base, "dashboards", i, "filters", j), "check.unknown_field", {"field": fkey}
 
 
 #: Columns every ticket has besides its form fields (usable in reports and filters).
-REPORT_BUILTINS = frozenset(
-    {
-        "number",
-        "stage",
-        "status",
-        "created_at",
-        "updated_at",
-        "closed_at",
-        "created_by",
-        "assignee",
-        "ticket_type",
-    }
-)
 
 
 @check
@@ -983,3 +994,7 @@ def run_checks(data: Mapping[str, Any]) -> list[Found]:
     for fn in CHECKS:
         found.extend(fn(data))
     return found
+
+
+from engine.definitions import inbound_checks as _inbound_checks  # noqa: E402, F401  (registers them)
+from engine.definitions import template_checks  # noqa: E402, F401  (registers the template checks)

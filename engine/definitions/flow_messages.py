@@ -164,5 +164,9 @@ register(
             "en": "reopen_to must name a task or approval node, and {id} is of type {type}. "
             "Name the task or approval that picks the reopened ticket up.",
         },
+        "check.bad_cron": {
+            "zh": "定时表达式 {cron} 无效:{detail}。请写 5 段 cron(分 时 日 月 周),例如 0 9 * * 1 表示每周一 9:00。",
+            "en": "The schedule {cron} is not valid: {detail}. Write a 5-field cron (minute hour day month weekday), e.g. 0 9 * * 1 for Mondays at 9:00.",
+        },
     }
 )

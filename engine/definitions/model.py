@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -142,6 +142,8 @@ class AppDef:
     webhooks: tuple[WebhookDef, ...]
     ticket_types: Mapping[str, TicketTypeDef]
     raw: Mapping[str, Any]
+    #: Notification templates by name, as written (see engine.rules.templates).
+    templates: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def ticket_type(self, key: str) -> TicketTypeDef:
         return self.ticket_types[key]

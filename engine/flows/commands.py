@@ -19,6 +19,8 @@ from engine.errors import ActionError, GongdanError, NotFoundError
 from engine.flows import sla, stepping
 from engine.flows.work import FlowState, FlowWork, Ticketing
 from engine.i18n import Message
+from engine.rules import schedules
+from engine.rules.engine import rule_context, run_rule_actions, run_rules
 from engine.store.models import FlowInstance, Task, Timer, User
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -374,6 +376,135 @@ class FlowCommands:
         self._commit_work(conn, work, rec)
         return True
 
+    def fire_due_schedules(self, now: dt.datetime | None = None) -> int:
+        """Run every scheduled rule that is due over the open tickets of its type; tickets touched."""
+        now = now or self.clock()
+        with self.db.write() as conn:
+            claimed = schedules.claim_due(conn, now)
+            apps = {row.payload["app"]: self._app_row(conn, row.payload["app"])[0] for row in claimed}
+        touched = 0
+        for row in claimed:
+            payload = row.payload
+            for ids in schedules.batches(self.db.read, apps[payload["app"]], payload["ticket_type"]):
+                for record_id in ids:
+                    touched += self._run_scheduled(record_id, payload["rule"])
+        return touched
+
+    def _run_scheduled(self, record_id: int, rule_name: str) -> int:
+        fired: list[bool] = []
+
+        def run(conn: Connection, work: FlowWork, rec: Any) -> None:
+            rule = next((r for r in work.tspec.rules.scheduled if r.name == rule_name), None)
+            if rule is None:  # the ticket runs on a version without this rule
+                return
+            if rule.condition is not None and not rule.condition(rule_context(work, "schedule", {})):
+                return
+            done = run_rule_actions(work, rule)
+            work.events.append(("rule_fired", {"rule": rule.name, "event": "schedule", "actions": done}))
+            fired.append(True)
+
+        try:
+            self._on_record(record_id, None, "schedule", run)
+        except GongdanError as exc:
+            log.warning("scheduled rule %s on ticket %s failed: %s", rule_name, record_id, exc.message("en"))
+            self.record_flow_error(record_id, exc, {"rule": rule_name})
+            return 0
+        return len(fired)
+
+    # ------------------------------------------------------------------ trying rules before publishing
+    def rules_dry_run(
+        self,
+        app_key: str,
+        ticket_type: str,
+        data: Mapping[str, Any] | None = None,
+        record_id: int | None = None,
+        candidate: Any = None,
+        actor: int | None = None,
+    ) -> dict[str, Any]:
+        """What the rules (the running ones, or a ``candidate`` definition's) would do: on a new ticket
+        with ``data``, or on ticket ``record_id`` changed by ``data``. Everything is rolled back."""
+        with self.db.write() as conn:
+            app_id, version = self._app_row(conn, app_key)
+            spec = self._candidate(conn, app_id, version, candidate)
+            tspec = spec.types[ticket_type]
+            if record_id is None:
+                record_id, _ = self._create(
+                    conn, app_id, version, spec, tspec, data or {}, actor, self.clock()
+                )
+            else:
+                rec = self._record(conn, record_id)
+                work = self._flow_work(conn, rec, actor, self.clock())
+                work.spec, work.tspec = spec, tspec
+                self._form_input(conn, work, rec, data, rec.stage if rec.status == "open" else None)
+                self._commit_work(conn, work, rec)
+            result = self._what_happened(conn, record_id)
+            conn.rollback()
+        return result
+
+    def rules_replay(
+        self,
+        app_key: str,
+        ticket_type: str,
+        candidate: Any = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Per rule: what it would have matched over the tickets created in the window (default: the
+        last 30 days). Read only."""
+        from engine.rules.replay import replay
+
+        until = until or self.clock()
+        since = since or until - dt.timedelta(days=30)
+        with self.db.read() as conn:
+            app_id, version = self._app_row(conn, app_key)
+            spec = self._candidate(conn, app_id, version, candidate)
+        tspec = spec.types[ticket_type]
+        return replay(self.db, app_id, tspec, tspec.rules, since, until)
+
+    def _candidate(self, conn: Connection, app_id: int, version: int, candidate: Any) -> Any:
+        if candidate is None:
+            return self.spec_for(conn, app_id, version)
+        from engine.definitions.loader import Loaded, load_definition
+        from engine.specs import compile_app
+
+        loaded = candidate if isinstance(candidate, Loaded) else load_definition(candidate)
+        return compile_app(loaded.app)
+
+    def _what_happened(self, conn: Connection, record_id: int) -> dict[str, Any]:
+        from engine.store.models import Event, Outbox, Record, RuleRun
+
+        E, OB, RRT, R = Event.__table__, Outbox.__table__, RuleRun.__table__, Record.__table__
+        rec = conn.execute(
+            select(R.c.number, R.c.data, R.c.stage, R.c.status).where(R.c.id == record_id)
+        ).one()
+        return {
+            "ticket": {"number": rec.number, "data": rec.data, "stage": rec.stage, "status": rec.status},
+            "events": [
+                {"type": r.type, "payload": r.payload}
+                for r in conn.execute(
+                    select(E.c.type, E.c.payload).where(E.c.record_id == record_id).order_by(E.c.seq)
+                )
+            ],
+            "rule_runs": [
+                {
+                    "rule": r.rule,
+                    "trigger": r.trigger,
+                    "matched": r.matched,
+                    "actions": r.actions,
+                    "error": r.error,
+                }
+                for r in conn.execute(select(RRT).where(RRT.c.record_id == record_id).order_by(RRT.c.id))
+            ],
+            "outbox": [
+                {"channel": r.channel, "payload": r.payload}
+                for r in conn.execute(
+                    select(OB.c.channel, OB.c.payload).where(
+                        OB.c.record_id == record_id, OB.c.status == "pending"
+                    )
+                )
+            ],
+        }
+
     # ------------------------------------------------------------------ shared machinery
     def _on_task(self, task_id: int, actor: int | None, action: str, run: Callable[..., None]) -> Ticket:
         with self.db.write() as conn:
@@ -381,7 +512,7 @@ class FlowCommands:
             if task is None:
                 raise NotFoundError(what="task", ident=task_id)
             rec = self._record(conn, task.record_id)
-            if rec.status != "open":
+            if rec.status != "open" and task.kind != "todo":  # a todo outlives the flow (rate it)
                 raise ActionError("flow.ticket_finished", number=rec.number, status=rec.status, action=action)
             work = self._flow_work(conn, rec, actor, self.clock())
             try:
@@ -444,19 +575,25 @@ class FlowCommands:
                 env_cache.append(self._env(conn, rec, actor, tspec.form, now))
             return env_cache[0]
 
-        return FlowWork(conn, spec, tspec, ticket, state, actor, now, env, start_child=self._start_child)
+        return FlowWork(
+            conn, spec, tspec, ticket, state, actor, now, env, start_child=self._start_child,
+            create_linked=self._create_linked, original=dict(rec.data), version=rec.app_version,
+        )  # fmt: skip
 
     def _commit_work(self, conn: Connection, work: FlowWork, rec: Any) -> tuple[Ticket, list[int]]:
         """Write what the work did: instance, record, events, reactions — in the open transaction."""
         if not work.events:  # nothing happened (e.g. claiming a task one already holds)
             return self._ticket(conn, rec, work.spec), []
+        _settle(work, rec.status)
+        run_rules(work)
+        if _settle(work, rec.status):  # a rule closed it: the rules on `closed` run too
+            run_rules(work)
         tspec = work.tspec
         if work.changed:
             self._claim_unique(
                 conn, rec.app_id, tspec, rec.id, work.ticket.data, tspec.unique_keys, work.changed
             )
             self._check_references(conn, tspec, work.ticket.data, work.changed)
-            work.events.append(("updated", {"fields": list(dict.fromkeys(work.changed))}))
         conn.execute(
             update(FI)
             .where(FI.c.id == work.instance.id)
@@ -468,9 +605,6 @@ class FlowCommands:
             )
         )
         status = work.ticket.status
-        if work.finished and status == "open":
-            status = "closed"
-            work.events.append(("closed", {}))
         values: dict[str, Any] = {
             "data": work.ticket.data,
             "stage": None if status != "open" else work.stage,
@@ -485,6 +619,7 @@ class FlowCommands:
             conn, work.spec, rec.id, rec.number, rec.ticket_type, work.ticket.data, work.actor, work.now,
             emitted, work.outbox,
         )  # fmt: skip
+        outbox += work.outbox_ids
         if work.finished and work.instance.parent_instance_id is not None:
             outbox += self._resume_parent(conn, work)
         after = SimpleNamespace(**{**rec._mapping, **values, "row_version": rec.row_version + 1})
@@ -492,18 +627,22 @@ class FlowCommands:
         return ticket, outbox
 
     def _form_input(
-        self, conn: Connection, work: FlowWork, rec: Any, data: Mapping[str, Any] | None, node_id: str
+        self, conn: Connection, work: FlowWork, rec: Any, data: Mapping[str, Any] | None, node_id: str | None
     ) -> None:
         if not data:
             return
         locked = self._access(conn, work.tspec, node_id, work.actor, rec.app_id).locked()
         clean = work.tspec.form.validate(data, partial=True, current=rec.data, env=work.env(), locked=locked)
+        changed = []
         for key, value in clean.items():
             old = work.ticket.data.get(key)
             if old != value:
                 work.events.append(("field_changed", {"field": key, "old": old, "new": value}))
                 work.ticket.data[key] = value
-                work.changed.append(key)
+                changed.append(key)
+        if changed:
+            work.changed += changed
+            work.events.append(("updated", {"fields": changed}))
 
     def _start_child(self, work: FlowWork, node: Any) -> int:
         """A sub-process node: create the child ticket (same app) and wait for its flow to end."""
@@ -532,6 +671,18 @@ class FlowCommands:
             ) from None
         work.outbox.extend(outbox)
         return child_id
+
+    def _create_linked(self, work: FlowWork, app_key: str, ticket_type: str, data: dict[str, Any]) -> int:
+        """A rule's ``create``: a new ticket (any app's running version) in the same transaction."""
+        from engine.runtime import _ticket_type
+
+        app_id, version = self._app_row(work.conn, app_key)
+        spec = self.spec_for(work.conn, app_id, version)
+        record_id, outbox = self._create(
+            work.conn, app_id, version, spec, _ticket_type(spec, ticket_type), data, None, work.now
+        )
+        work.outbox_ids.extend(outbox)
+        return record_id
 
     def _resume_parent(self, conn: Connection, child: FlowWork) -> list[int]:
         parent = conn.execute(select(FI).where(FI.c.id == child.instance.parent_instance_id)).one()
@@ -636,6 +787,17 @@ class FlowCommands:
         """Log a flow error (e.g. a failing branch condition) on the ticket after its command was refused."""
         with self.db.write() as conn:
             self._log_flow_error(conn, record_id, exc, where)
+
+
+def _settle(work: FlowWork, status_before: str) -> bool:
+    """A flow that reached its end closes the ticket; the first time, a ``closed`` event says so."""
+    if work.finished and work.ticket.status == "open":
+        work.ticket.status = "closed"
+    if work.ticket.status == "closed" and status_before != "closed" and not work.closed_said:
+        work.closed_said = True
+        work.events.append(("closed", {}))
+        return True
+    return False
 
 
 def _said(comment: str | None) -> dict[str, Any]:

@@ -43,9 +43,9 @@ def hours_for(work: FlowWork, cal: Calendar, duration: Any, by: str | None) -> f
     return cal.hours_of(str(duration))
 
 
-def due_after(work: FlowWork, node: NodeDef, duration: Any, start: dt.datetime) -> dt.datetime:
+def due_after(work: FlowWork, node: NodeDef | None, duration: Any, start: dt.datetime) -> dt.datetime:
     cal = calendar_of(work, node)
-    hours = hours_for(work, cal, duration, (node.get("sla") or {}).get("by"))
+    hours = hours_for(work, cal, duration, ((node.get("sla") if node else None) or {}).get("by"))
     return cal.add(start, hours or 0.0)
 
 

@@ -20,15 +20,16 @@ import engine.flows.messages  # noqa: F401  (registers the flow's messages)
 from engine.definitions.model import NodeDef, thaw
 from engine.errors import ActionError, ConflictError, FormError
 from engine.flows import sla, stepping
-from engine.flows.assignees import AssignContext, Assignment, can_claim, resolve
+from engine.flows.assignees import AssignContext, Assignment, can_claim, pool_members, resolve
 from engine.flows.spec import PEOPLE
 from engine.forms.spec import Env
 from engine.reactions import OutboxItem
 from engine.rules.actions import run_actions
 from engine.specs import AppSpec, TypeSpec
-from engine.store.models import FlowInstance, Task, Timer
+from engine.store.models import FlowInstance, Task, Timer, Watcher
 
-T, FI, TM = (m.__table__ for m in (Task, FlowInstance, Timer))
+T, FI, TM, W = (m.__table__ for m in (Task, FlowInstance, Timer, Watcher))
+TODO_ACTIONS = ("done",)
 LIVE = ("open", "waiting")
 INSERT_TASK = insert(T).returning(T.c.id)
 
@@ -70,10 +71,17 @@ class FlowWork:
     env: Callable[[], Env]
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     outbox: list[OutboxItem] = field(default_factory=list)
+    outbox_ids: list[int] = field(default_factory=list)  # rows already written by nested commands
     changed: list[str] = field(default_factory=list)  # fields changed by the flow itself (auto steps)
     finished: bool = False
     start_child: Callable[[FlowWork, NodeDef], int] | None = None
+    create_linked: Callable[[FlowWork, str, str, dict[str, Any]], int] | None = None
     settled: set[str] = field(default_factory=set)  # nodes left whose work is known to be all done
+    original: dict[str, Any] = field(default_factory=dict)  # the data before this command (``old.``)
+    version: int = 0
+    closed_said: bool = False
+    rules_seen: int = 0  # events before this index have met the rules
+    event_depths: dict[int, int] = field(default_factory=dict)  # how many rules deep an event was made
     _ctx: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ expressions
@@ -361,6 +369,11 @@ class FlowWork:
 
     def finish_task(self, task: Any, action: str, comment: str | None = None) -> None:
         """The assignee finished ``task`` with ``action``; approvals decide by their mode first."""
+        if task.kind == "todo":  # a todo stands beside the flow: finishing it moves nothing
+            if action not in TODO_ACTIONS:
+                raise ActionError("flow.unknown_action", action=action, known=", ".join(TODO_ACTIONS))
+            self.close_task(task, action, comment)
+            return
         flow = self.tspec.flow
         node = flow.nodes[task.node_id]
         known = stepping.available_actions(flow, node.id)
@@ -466,6 +479,66 @@ class FlowWork:
             if found.team:
                 payload["team"] = found.team
             self.events.append(("task_reassigned", payload))
+
+    def add_watchers(self, spec: Mapping[str, Any]) -> None:
+        found = self.resolve(spec)
+        users = list(found.users) or pool_members(self.conn, self.ticket.app_id, found.pool)
+        have = set(
+            self.conn.execute(select(W.c.user_id).where(W.c.record_id == self.ticket.record_id)).scalars()
+        )
+        new = [u for u in dict.fromkeys(users) if u not in have]
+        if new:
+            self.conn.execute(
+                insert(W),
+                [{"record_id": self.ticket.record_id, "user_id": u, "added_at": self.now} for u in new],
+            )
+            self.events.append(("watchers_added", {"users": new}))
+
+    def add_todo(self, spec: Mapping[str, Any], title: Any, due: Any = None) -> None:
+        """A todo for someone beside the flow (e.g. ask the customer to rate the service)."""
+        found = self.resolve(spec)
+        user = found.users[0] if len(found.users) == 1 else None
+        pool = {} if user else (dict(found.pool) or {"users": list(found.users)})
+        due_at = sla.due_after(self, None, due, self.now) if due else None
+        task_id = self.conn.execute(
+            INSERT_TASK,
+            {
+                "instance_id": self.instance.id,
+                "record_id": self.ticket.record_id,
+                "node_id": "todo",
+                "status": "open",
+                "assignee_id": user,
+                "candidates": {**pool, "title": thaw(title)},
+                "created_at": self.now,
+                "due_at": due_at,
+                "kind": "todo",
+                "position": 0,
+            },
+        ).scalar_one()
+        self.events.append(("todo_created", {"task": task_id, "assignee": user, "title": thaw(title)}))
+
+    def perform(self, action: str, node: str | None = None) -> None:
+        """A flow action done by the system: close, cancel, return to ``node``, or an edge's action."""
+        flow = self.tspec.flow
+        if action in ("close", "cancel"):
+            walk = stepping.Walk(tokens=list(self.instance.tokens), state=self.instance.state)
+            status = "closed" if action == "close" else "cancelled"
+            self.apply(stepping.finish(walk, self.stage or "end", status))
+            self.ticket.status = status
+            self.events.append((f"ticket_{status}", {"by": "rule"}))
+            return
+        if action == "return" and node:
+            tokens = list(self.instance.tokens)
+            self.apply(stepping.jump(flow, tokens, tokens, node, self.hooks(), self.instance.state))
+            return
+        rows = self.conn.execute(
+            select(T).where(T.c.instance_id == self.instance.id, T.c.status == "open", T.c.kind != "todo")
+        ).all()
+        for task in rows:
+            if action in stepping.available_actions(flow, task.node_id):
+                self.finish_task(task, action)
+                return
+        raise ActionError("flow.unknown_action", action=action, known="-")
 
     def notify(self, value: dict[str, Any], origin: Mapping[str, Any]) -> None:
         """Queue a notification (rendered now, sent by the outbox after commit)."""

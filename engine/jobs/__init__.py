@@ -1,5 +1,6 @@
 """Background work: outbox delivery with retries and the minute tick, on huey (SQLite or Redis)."""
 
+from engine.jobs import mailin
 from engine.jobs.channels import CHANNELS, DeliveryError, channel
 from engine.jobs.outbox import claim, deliver_one, due_ids, retry_dead, sweep
 from engine.jobs.queue import TICK_HANDLERS, JobQueue, make_huey, run_worker, tick_handler
@@ -13,6 +14,7 @@ __all__ = [
     "claim",
     "deliver_one",
     "due_ids",
+    "mailin",
     "make_huey",
     "retry_dead",
     "run_worker",

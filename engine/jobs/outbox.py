@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
@@ -21,6 +22,10 @@ from engine.store.types import utcnow
 
 OB = Outbox.__table__
 log = logging.getLogger("gongdan.jobs")
+
+AfterDelivery = Callable[[Database, Any, Any], None]
+#: Per channel, what to do with a delivered row's answer (e.g. map a CRM's JSON into the ticket).
+AFTER_DELIVERY: dict[str, AfterDelivery] = {}
 
 #: How long a claim holds a row; must comfortably exceed ``SEND_TIMEOUT_S``.
 LEASE_S = 60
@@ -54,19 +59,19 @@ def claim(db: Database, outbox_id: int, now: dt.datetime, lease_s: int = LEASE_S
         ).first()
 
 
-def _send(row: Any) -> tuple[str | None, bool]:
-    """Call the row's channel: (None, _) when delivered, else (reason, permanent)."""
+def _send(row: Any) -> tuple[str | None, bool, Any]:
+    """Call the row's channel: (None, _, answer) when delivered, else (reason, permanent, None)."""
     send = CHANNELS.get(row.channel)
     if send is None:
-        return f"unknown channel {row.channel!r}; known: {', '.join(sorted(CHANNELS))}", True
+        return f"unknown channel {row.channel!r}; known: {', '.join(sorted(CHANNELS))}", True, None
     try:
-        send(row.payload, row.idempotency_key, SEND_TIMEOUT_S)
+        answer = send(row.payload, row.idempotency_key, SEND_TIMEOUT_S)
     except DeliveryError as exc:
-        return exc.reason, exc.permanent
+        return exc.reason, exc.permanent, None
     except Exception as exc:
         log.exception("outbox %s: channel %s crashed", row.id, row.channel)
-        return f"{type(exc).__name__}: {exc}", False
-    return None, False
+        return f"{type(exc).__name__}: {exc}", False, None
+    return None, False, answer
 
 
 def deliver_one(db: Database, outbox_id: int, now: dt.datetime | None = None) -> str:
@@ -76,7 +81,7 @@ def deliver_one(db: Database, outbox_id: int, now: dt.datetime | None = None) ->
     if row is None:
         with db.read() as conn:
             return conn.execute(select(OB.c.status).where(OB.c.id == outbox_id)).scalar() or "missing"
-    error, permanent = _send(row)
+    error, permanent, answer = _send(row)
     attempts = row.attempts + 1
     if error is None:
         values: dict[str, Any] = {"status": "sent", "sent_at": now, "last_error": None}
@@ -99,6 +104,11 @@ def deliver_one(db: Database, outbox_id: int, now: dt.datetime | None = None) ->
         return "sending"
     if error is not None:
         log.warning("outbox %s (%s) attempt %s: %s", outbox_id, row.channel, attempts, error)
+    elif row.channel in AFTER_DELIVERY:
+        try:
+            AFTER_DELIVERY[row.channel](db, row, answer)
+        except Exception:
+            log.exception("outbox %s: handling the answer of %s failed", outbox_id, row.channel)
     return values["status"]
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import weakref
 from collections.abc import Callable, Iterable
 
 from huey import Huey, RedisHuey, SqliteHuey, crontab
@@ -22,22 +21,25 @@ from engine.store.types import utcnow
 log = logging.getLogger("gongdan.jobs")
 
 TickHandler = Callable[[Database, dt.datetime], object]
-_RUNTIMES: weakref.WeakKeyDictionary[Database, object] = weakref.WeakKeyDictionary()
 
 
 def fire_timers(db: Database, now: dt.datetime) -> int:
     """Fire every flow timer due by ``now`` — timer nodes, SLA levels, reminders — oldest first."""
-    from engine.runtime import Runtime  # the Runtime's compiled specs are kept between ticks
+    from engine.runtime import Runtime
 
-    runtime = _RUNTIMES.get(db)
-    if runtime is None:
-        runtime = _RUNTIMES.setdefault(db, Runtime(db))
-    return runtime.fire_due_timers(now)  # type: ignore[attr-defined]
+    return Runtime.for_database(db).fire_due_timers(now)
+
+
+def fire_schedules(db: Database, now: dt.datetime) -> int:
+    """Run the scheduled (cron) rules that are due, each once."""
+    from engine.runtime import Runtime
+
+    return Runtime.for_database(db).fire_due_schedules(now)
 
 
 #: Called by the minute tick, in order, each with ``(db, now)``; one failing does not stop the rest.
 #: Timers first, so the notifications they queue go out in the same tick's sweep.
-TICK_HANDLERS: list[TickHandler] = [fire_timers, sweep]
+TICK_HANDLERS: list[TickHandler] = [fire_timers, fire_schedules, sweep]
 
 
 def tick_handler(fn: TickHandler) -> TickHandler:

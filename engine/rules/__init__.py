@@ -1,5 +1,5 @@
-"""Rule engine: reactions to ticket events. Importing it registers its reactors."""
+"""Rule engine: reactions to ticket events. Importing it registers its reactors and channels."""
 
-from engine.rules import webhooks
+from engine.rules import call, webhooks
 
-__all__ = ["webhooks"]
+__all__ = ["call", "webhooks"]

@@ -328,3 +328,74 @@ class UniqueValue(Base):
     field: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[str] = mapped_column(String(255), primary_key=True)
     record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), index=True)
+
+
+class TicketMetrics(Base):
+    """A ticket's process metrics, folded from its events in the command that appended them.
+
+    Reports read this table (and ``records`` for form fields), never the event log; ``state`` is the
+    fold's running state, so each command folds only its own events. ``gongdan reports rebuild``
+    recomputes every row from the events with identical results.
+    """
+
+    __tablename__ = "ticket_metrics"
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), primary_key=True, autoincrement=False)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id"))
+    ticket_type: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[int | None] = mapped_column(Integer)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    first_response_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    first_response_hours: Mapped[float | None] = mapped_column(Float)
+    first_response_business_hours: Mapped[float | None] = mapped_column(Float)
+    resolution_hours: Mapped[float | None] = mapped_column(Float)
+    resolution_business_hours: Mapped[float | None] = mapped_column(Float)
+    waiting_hours: Mapped[float] = mapped_column(Float, default=0.0)
+    transfers: Mapped[int] = mapped_column(Integer, default=0)
+    returns: Mapped[int] = mapped_column(Integer, default=0)
+    reopens: Mapped[int] = mapped_column(Integer, default=0)
+    response_breached: Mapped[bool | None] = mapped_column(Boolean)
+    resolution_breached: Mapped[bool | None] = mapped_column(Boolean)
+    sla_breached: Mapped[bool | None] = mapped_column(Boolean)
+    satisfaction: Mapped[float | None] = mapped_column(Float)
+    owner_id: Mapped[int | None] = mapped_column(Integer)
+    team: Mapped[str | None] = mapped_column(String(40))
+    calendar: Mapped[str] = mapped_column(String(40))
+    #: Each SLA target of each node: {"fix.resolution": {"status", "breached", "visits"}}.
+    sla: Mapped[dict[str, Any]] = mapped_column(JSONData, default=dict)
+    event_seq: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[dict[str, Any]] = mapped_column(JSONData, default=dict)
+    __table_args__ = (
+        Index("ix_ticket_metrics_app_type_created", "app_id", "ticket_type", "created_at"),
+        Index("ix_ticket_metrics_owner", "owner_id"),
+    )
+
+
+class TicketStageTime(Base):
+    """Time a ticket spent in one stage (kind ``stage``) or with one person (kind ``user``)."""
+
+    __tablename__ = "ticket_stage_times"
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    visits: Mapped[int] = mapped_column(Integer, default=0)
+    hours: Mapped[float] = mapped_column(Float, default=0.0)
+    business_hours: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class InboundMessage(Base):
+    """A message received on an inbound channel (mail, webhook, IM robot) and the ticket it went to.
+
+    ``(channel, message_id)`` is unique, and the row is written in the command that created the ticket
+    or added the comment: a second delivery of the same message, even a concurrent one, finds the
+    first one's ticket instead of making another. Replies naming a received message id thread here.
+    """
+
+    __tablename__ = "inbound_messages"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str] = mapped_column(String(255))
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), index=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (UniqueConstraint("channel", "message_id"),)

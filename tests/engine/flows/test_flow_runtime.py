@@ -408,9 +408,9 @@ def test_sla_pauses_while_waiting_on_the_customer_and_resumes_with_what_was_left
 def test_a_new_version_leaves_running_tickets_on_their_flow(lab, db):
     runtime, p = lab
     ticket = runtime.submit("flowlab", "branch", {"amount": 1}, actor=p["dave"])
-    import yaml
+    from engine.definitions.source import read_source
 
-    data = yaml.safe_load(LAB.read_text(encoding="utf-8"))
+    data = read_source(LAB).data
     data["ticket_types"]["branch"]["flow"]["nodes"][1]["assignee"] = {"user": "bob"}
     assert runtime.publish(data).version == 2
     runtime.act(task_at(runtime, ticket.id, "triage"), "complete", actor=p["alice"])

@@ -45,6 +45,7 @@ def outbox_channels(db, ticket_id):
 def test_complaint_is_dispatched_by_keyword_asks_the_customer_and_is_countersigned(db, clock):
     runtime = Runtime(db, clock=clock)
     runtime.publish(APPS / "complaint.yaml")
+    runtime.publish(APPS / "kb.yaml")
     people = {n: create_user(db, n) for n in ("customer", "bill1", "bill2", "post1", "qa1", "lead1")}
     for name, role in (("bill1", "billing_team"), ("bill2", "billing_team"), ("post1", "delivery_team")):
         give_role(db, people[name], "complaint", role)
@@ -82,6 +83,10 @@ def test_complaint_is_dispatched_by_keyword_asks_the_customer_and_is_countersign
     assert closed.status == "closed" and closed.data["rating"] == 5
     kinds = [e["type"] for e in runtime.events(ticket.id)]
     assert kinds.count("sla_paused") >= 1 and "sla_resumed" in kinds  # waiting on the customer paused it
+    created = next(e["payload"] for e in runtime.events(ticket.id) if e["type"] == "record_created")
+    article = runtime.ticket(created["id"])  # the rule drafted a knowledge-base article from the solution
+    assert (article.app, article.data["body"], article.data["source"]) == ("kb", "已重新退款", ticket.number)
+    assert "call" in outbox_channels(db, ticket.id)  # the VIP lookup went to the outbox
 
 
 def test_it_request_runs_two_teams_in_parallel_reminds_and_is_or_signed(db, clock):

@@ -160,7 +160,8 @@ def test_a_row_for_an_unknown_channel_is_dead_with_a_clear_error(db, queued):
              "next_attempt_at": T0, "created_at": T0},
         ).scalar_one()  # fmt: skip
     assert deliver_one(db, pigeon, now=T0) == "dead"
-    assert outbox_row(db, pigeon).last_error == "unknown channel 'carrier_pigeon'; known: webhook"
+    error = outbox_row(db, pigeon).last_error
+    assert error.startswith("unknown channel 'carrier_pigeon'; known: ") and "webhook" in error
 
 
 def test_retry_dead_brings_a_dead_row_back_and_it_then_delivers(db, httpserver: HTTPServer, queued):
