@@ -362,6 +362,17 @@ def test_timer_node_waits_then_the_tick_moves_on_exactly_once(lab, clock):
     assert list(open_tasks(runtime, ticket.id)) == [("work", p["alice"])]
 
 
+def test_timer_node_waits_until_the_date_in_a_field(lab, clock):
+    runtime, p = lab
+    follow_up = (T0 + dt.timedelta(days=2)).isoformat()
+    ticket = runtime.submit("flowlab", "until", {"follow_up": follow_up}, actor=p["dave"])
+    clock.advance(days=1)
+    assert runtime.fire_due_timers() == 0 and runtime.ticket(ticket.id).stage == "wait"
+    clock.advance(days=1, minutes=1)
+    assert runtime.fire_due_timers() == 1
+    assert list(open_tasks(runtime, ticket.id)) == [("call_back", p["alice"])]
+
+
 def test_sla_escalates_each_level_once_and_catches_up_after_downtime(lab, clock, db):
     runtime, p = lab
     ticket = runtime.submit("flowlab", "timed", {"priority": "P1"}, actor=p["dave"])

@@ -133,6 +133,11 @@ def test_it_request_runs_two_teams_in_parallel_reminds_and_is_or_signed(db, cloc
         only_task(runtime, ticket.id, "confirm")["id"], "confirm", {"satisfaction": 4}, actor=requester
     )
     assert done.status == "closed"
+    assert runtime.tasks(ticket.id) == []  # rated while confirming: no rating todo
+    second = runtime.submit("it_ops", "request", data, actor=requester)
+    runtime.close(second.id, actor=None, comment="duplicate of the first")
+    (todo,) = runtime.tasks(second.id)  # closed without a rating: the requester is asked for one
+    assert (todo["kind"], todo["assignee_id"]) == ("todo", requester)
 
 
 def test_bug_goes_back_to_the_developer_when_verification_fails_then_is_released(db, clock):
