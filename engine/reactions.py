@@ -47,6 +47,7 @@ class CommandContext:
     at: dt.datetime
     events: list[EmittedEvent]
     outbox: list[OutboxItem] = field(default_factory=list)
+    app_id: int | None = None
 
     def queue(self, channel: str, payload: dict[str, Any], idempotency_key: str) -> None:
         self.outbox.append(OutboxItem(channel, payload, idempotency_key))

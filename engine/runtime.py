@@ -14,12 +14,13 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-import engine.reports
+import engine.reports  # registers the reactor keeping ticket metrics in each command
 import engine.rules  # noqa: F401  (registers the rule engine's reactors and actions)
 from engine.definitions.diff import Change, diff
 from engine.definitions.loader import Loaded, load_definition
@@ -253,12 +254,18 @@ class Runtime(FlowCommands):
             app_id, version = self._app_row(conn, app_key)
             spec = self.spec_for(conn, app_id, version)
             tspec = _ticket_type(spec, ticket_type)
-            record_id, outbox = self._create(conn, app_id, version, spec, tspec, data, actor, self.clock())
-            ticket = self._ticket(conn, self._record(conn, record_id), spec)
+            ticket, outbox = self._create_ticket(
+                conn, app_id, version, spec, tspec, data, actor, self.clock()
+            )
         self._after_commit(outbox)
         return ticket
 
-    def _create(
+    def _create(self, *args: Any, **kwargs: Any) -> tuple[int, list[int]]:
+        """Write a new ticket and start its flow in ``conn``: (record id, outbox ids)."""
+        ticket, outbox = self._create_ticket(*args, **kwargs)
+        return ticket.id, outbox
+
+    def _create_ticket(
         self,
         conn: Connection,
         app_id: int,
@@ -270,8 +277,8 @@ class Runtime(FlowCommands):
         now: dt.datetime,
         parent: tuple[int, str] | None = None,
         events: Iterable[tuple[str, dict[str, Any]]] = (),
-    ) -> tuple[int, list[int]]:
-        """Write a new ticket and start its flow in ``conn``: (record id, outbox ids)."""
+    ) -> tuple[Ticket, list[int]]:
+        """Write a new ticket and start its flow in ``conn``: (the ticket, outbox ids)."""
         app_key, ticket_type = spec.key, tspec.key
         env = Env(
             self._user(conn, actor, app_id, tspec.form), now, {"app": app_key, "ticket_type": ticket_type}
@@ -285,47 +292,41 @@ class Runtime(FlowCommands):
         number = tspec.number.render(
             now, self._next_seq(conn, f"{app_key}:{ticket_type}:{tspec.number.period(now)}")
         )
-        record_id = conn.execute(
-            INSERT_RECORD,
-            {
-                "app_id": app_id,
-                "app_version": version,
-                "ticket_type": ticket_type,
-                "number": number,
-                "stage": None,
-                "status": "open",
-                "data": clean,
-                "created_by": actor,
-                "created_at": now,
-                "updated_by": actor,
-                "updated_at": now,
-                "closed_at": None,
-                "row_version": 0,
-                "event_seq": 0,
-            },
-        ).scalar_one()
+        row = {
+            "app_id": app_id,
+            "app_version": version,
+            "ticket_type": ticket_type,
+            "number": number,
+            "stage": None,
+            "status": "open",
+            "data": clean,
+            "created_by": actor,
+            "created_at": now,
+            "updated_by": actor,
+            "updated_at": now,
+            "closed_at": None,
+            "row_version": 0,
+            "event_seq": 0,
+        }
+        record_id = conn.execute(INSERT_RECORD, row).scalar_one()
         self._claim_unique(conn, app_id, tspec, record_id, clean, tspec.unique_keys)
-        instance_id = conn.execute(
-            INSERT_INSTANCE,
-            {
-                "record_id": record_id,
-                "app_version": version,
-                "status": "running",
-                "tokens": [],
-                "state": {},
-                "parent_instance_id": parent[0] if parent else None,
-                "parent_node": parent[1] if parent else None,
-                "started_at": now,
-            },
-        ).scalar_one()
-        rec = self._record(conn, record_id)
-        work = self._flow_work(conn, rec, actor, now)
+        instance = {
+            "record_id": record_id,
+            "app_version": version,
+            "status": "running",
+            "tokens": [],
+            "state": {},
+            "parent_instance_id": parent[0] if parent else None,
+            "parent_node": parent[1] if parent else None,
+            "started_at": now,
+        }
+        instance_id = conn.execute(INSERT_INSTANCE, instance).scalar_one()
+        rec = SimpleNamespace(id=record_id, **row)  # as written: no need to read it back
+        work = self._flow_work(conn, rec, actor, now, SimpleNamespace(id=instance_id, **instance))
         work.events.append(("created", {"data": clean, **({"parent_node": parent[1]} if parent else {})}))
         work.events.extend(events)  # e.g. message_received, for the rules that start from a message
         work.apply(stepping.start(tspec.flow, work.hooks()))
-        del instance_id
-        _, outbox = self._commit_work(conn, work, rec)
-        return record_id, outbox
+        return self._commit_work(conn, work, rec)
 
     def update(
         self,
@@ -692,9 +693,10 @@ class Runtime(FlowCommands):
         now: dt.datetime,
         emitted: list[EmittedEvent],
         queued: list[OutboxItem] | None = None,
+        app_id: int | None = None,
     ) -> list[int]:
         cmd = CommandContext(
-            conn, spec, record_id, number, ticket_type, data, actor, now, emitted, list(queued or ())
+            conn, spec, record_id, number, ticket_type, data, actor, now, emitted, list(queued or ()), app_id
         )
         for fn in REACTORS:
             fn(cmd)

@@ -550,10 +550,13 @@ class FlowCommands:
         self._after_commit(outbox)
         return ticket
 
-    def _flow_work(self, conn: Connection, rec: Any, actor: int | None, now: dt.datetime) -> FlowWork:
+    def _flow_work(
+        self, conn: Connection, rec: Any, actor: int | None, now: dt.datetime, inst: Any = None
+    ) -> FlowWork:
         spec = self.spec_for(conn, rec.app_id, rec.app_version)
         tspec = spec.types[rec.ticket_type]
-        inst = conn.execute(select(FI).where(FI.c.record_id == rec.id)).first()
+        if inst is None:
+            inst = conn.execute(select(FI).where(FI.c.record_id == rec.id)).first()
         app_key = spec.key
         state = FlowState(
             inst.id,
@@ -617,12 +620,13 @@ class FlowCommands:
         self._save_record(conn, rec, values, emitted)
         outbox = self._react(
             conn, work.spec, rec.id, rec.number, rec.ticket_type, work.ticket.data, work.actor, work.now,
-            emitted, work.outbox,
+            emitted, work.outbox, rec.app_id,
         )  # fmt: skip
         outbox += work.outbox_ids
         if work.finished and work.instance.parent_instance_id is not None:
             outbox += self._resume_parent(conn, work)
-        after = SimpleNamespace(**{**rec._mapping, **values, "row_version": rec.row_version + 1})
+        before = rec._mapping if hasattr(rec, "_mapping") else vars(rec)
+        after = SimpleNamespace(**{**before, **values, "row_version": rec.row_version + 1})
         ticket = self._ticket(conn, after, work.spec)
         return ticket, outbox
 

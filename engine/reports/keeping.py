@@ -50,7 +50,8 @@ def keep_metrics(cmd: CommandContext) -> None:
         return
     facts = _facts(cmd.spec, cmd.ticket_type)
     conn = cmd.conn
-    row = conn.execute(_STATE.where(TM.c.record_id == cmd.record_id)).first()
+    fresh = cmd.events[0].type == "created" and cmd.events[0].seq == 1  # a new ticket: no row yet
+    row = None if fresh else conn.execute(_STATE.where(TM.c.record_id == cmd.record_id)).first()
     state = dict(row.state) if row is not None else new_state(facts)
     before = times_of(state) if row is not None else []
     events = (Fact(e.seq, e.type, cmd.actor_id, cmd.at, e.payload) for e in cmd.events)
@@ -59,7 +60,9 @@ def keep_metrics(cmd: CommandContext) -> None:
         return
     values = row_of(state)
     if row is None:
-        app_id, ticket_type = conn.execute(_RECORD.where(R.c.id == cmd.record_id)).one()
+        app_id, ticket_type = cmd.app_id, cmd.ticket_type
+        if app_id is None:
+            app_id, ticket_type = conn.execute(_RECORD.where(R.c.id == cmd.record_id)).one()
         conn.execute(
             _INSERT_METRICS,
             {

@@ -227,7 +227,7 @@ def test_shipped_apps_keep_the_details_the_yaml_spells_out():
     assert it_ops.flow.node("approval").get("mode") == "or_sign"
     assert [s.id for s in it_ops.form.sections] == ["request", "requester", "handling", "confirmation"]
     # `on: created` is written unquoted in it_ops.yaml: still the trigger, not a boolean key.
-    assert [r["on"] for r in it_ops.rules][:2] == ["created", "created"]
+    assert [r["on"] for r in it_ops.rules][:3] == ["closed", "created", "created"]
 
 
 # --- export / import -----------------------------------------------------------------------------
