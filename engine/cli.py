@@ -397,6 +397,41 @@ def rules_replay(app: str, ticket_type: str, file: Path | None, days: int) -> No
     platform.close()
 
 
+@main.group()
+def outbox() -> None:
+    """Outbox: dead letters (messages that could not be delivered) and re-sending them."""
+
+
+@outbox.command("dead")
+@click.option("--limit", default=50, show_default=True, help="How many to list.")
+@friendly
+def outbox_dead(limit: int) -> None:
+    """List dead letters, newest first, with why they failed."""
+    from engine.jobs.outbox import dead_rows
+
+    platform = _platform()
+    rows = dead_rows(platform.db, limit)
+    for row in rows:
+        click.echo(t("cli.dead_line", None, **row))
+    if not rows:
+        click.echo(t("cli.no_dead_letters", None))
+    platform.close()
+
+
+@outbox.command("retry")
+@click.argument("ids", nargs=-1, type=int, required=True)
+@friendly
+def outbox_retry(ids: tuple[int, ...]) -> None:
+    """Give dead letters a fresh set of attempts; the worker sends them on its next tick."""
+    from engine.jobs.outbox import retry_dead
+
+    platform = _platform()
+    for outbox_id in ids:
+        done = retry_dead(platform.db, outbox_id)
+        click.echo(t("cli.retried" if done else "cli.not_dead", None, id=outbox_id))
+    platform.close()
+
+
 @main.command()
 @click.option("--tickets", default=200, show_default=True, help="How many demo tickets to create.")
 @click.option("--seed", default=7, show_default=True, help="Random seed (the same seed gives the same data).")

@@ -471,6 +471,16 @@ register(
         },
         "cli.password_set": {"zh": "{user} 的新密码:{password}", "en": "New password of {user}: {password}"},
         "cli.no_changes": {"zh": "没有变化。", "en": "No changes."},
+        "cli.dead_line": {
+            "zh": "#{id}  {channel}  工单 {record_id}  尝试 {attempts} 次  {last_error}",
+            "en": "#{id}  {channel}  ticket {record_id}  {attempts} tries  {last_error}",
+        },
+        "cli.no_dead_letters": {"zh": "没有投递失败的消息。", "en": "No dead letters."},
+        "cli.retried": {"zh": "#{id} 将重新投递。", "en": "#{id} will be sent again."},
+        "cli.not_dead": {
+            "zh": "#{id} 不是投递失败的消息(可能已重发或不存在),未做改动。",
+            "en": "#{id} is not a dead letter (already re-sent, or no such row); nothing changed.",
+        },
         "cli.bad_json": {
             "zh": '--data 不是有效的 JSON:{detail}。例如 --data \'{{"priority": "P1"}}\'。',
             "en": '--data is not valid JSON: {detail}. For example --data \'{{"priority": "P1"}}\'.',

@@ -140,3 +140,18 @@ def retry_dead(db: Database, outbox_id: int, now: dt.datetime | None = None) -> 
             .values(status="pending", attempts=0, next_attempt_at=now or utcnow(), lease_until=None)
         )
     return done.rowcount == 1
+
+
+def dead_rows(db: Database, limit: int = 50, before: int | None = None) -> list[dict[str, Any]]:
+    """Dead letters, newest first (``before``: an id, for the next page); secrets stay in the payload
+    column and are never part of what is listed."""
+    q = (
+        select(OB.c.id, OB.c.channel, OB.c.record_id, OB.c.attempts, OB.c.last_error, OB.c.created_at)
+        .where(OB.c.status == "dead")
+        .order_by(OB.c.id.desc())
+        .limit(min(limit, 500))
+    )
+    if before is not None:
+        q = q.where(OB.c.id < before)
+    with db.read() as conn:
+        return [dict(r._mapping) for r in conn.execute(q)]

@@ -47,3 +47,26 @@ def test_rules_replay_reports_a_changed_rule_set_per_rule(gongdan, tmp_path):  #
     result = gongdan("rules", "replay", "ruleslab", "case", "--file", str(changed))
     assert result.exit_code == 0, result.output
     assert "VIPs are P1: 0 tickets matched" in result.output
+
+
+def test_dead_letters_are_listed_and_sent_again_on_request(gongdan, database_url):  # noqa: F811
+    from engine.jobs.outbox import dead_rows
+    from tests.engine.jobs.conftest import T0
+
+    db = Database(database_url)
+    with db.write() as conn:
+        from engine.store.models import Outbox
+
+        conn.execute(
+            Outbox.__table__.insert().values(
+                idempotency_key="k1", channel="carrier_pigeon", payload={"secret": "s3cret"}, status="dead",
+                attempts=14, max_attempts=14, last_error="unknown channel", next_attempt_at=T0, created_at=T0,
+            )
+        )  # fmt: skip
+    listed = gongdan("outbox", "dead")
+    assert listed.exit_code == 0 and "carrier_pigeon" in listed.output and "unknown channel" in listed.output
+    assert "s3cret" not in listed.output
+    again = gongdan("outbox", "retry", "1", "99")
+    assert "#1 will be sent again." in again.output and "#99 is not a dead letter" in again.output
+    assert dead_rows(db) == []
+    db.dispose()
