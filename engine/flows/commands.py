@@ -371,6 +371,12 @@ class FlowCommands:
             reminder = (node.get("reminders") or ())[timer.payload["reminder"]]
             work.events.append(("reminder_due", {"node": node.id, "after": reminder["after"]}))
             run_actions(work, reminder["do"], {"node": node.id, "reminder": timer.payload["reminder"]})
+        elif timer.kind == "overdue":
+            task = conn.execute(
+                select(T.c.id, T.c.node_id, T.c.status).where(T.c.id == timer.task_id)
+            ).first()
+            if task is not None and task.status == "open":
+                work.events.append(("task_overdue", {"task": task.id, "node": task.node_id}))
         if not work.events:
             return True
         self._commit_work(conn, work, rec)

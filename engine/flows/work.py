@@ -516,6 +516,8 @@ class FlowWork:
             },
         ).scalar_one()
         self.events.append(("todo_created", {"task": task_id, "assignee": user, "title": thaw(title)}))
+        if due_at is not None:  # still open then: a task_overdue event the rules see
+            self.add_timer("overdue", "todo", due_at, {}, task_id=task_id)
 
     def perform(self, action: str, node: str | None = None) -> None:
         """A flow action done by the system: close, cancel, return to ``node``, or an edge's action."""

@@ -103,6 +103,18 @@ def test_a_rule_can_close_the_ticket_and_closing_asks_the_submitter_for_a_rating
     assert runtime.tasks(ticket.id) == []
 
 
+def test_a_todo_still_open_at_its_due_time_fires_task_overdue_once(lab, clock):
+    runtime, u = lab
+    ticket = runtime.submit("ruleslab", "case", {"summary": "hi"}, actor=u["dave"])
+    runtime.update(ticket.id, {"summary": "duplicate"}, actor=u["dave"])  # closed: a rating todo, due in 3d
+    clock.now += dt.timedelta(days=2)
+    assert runtime.fire_due_timers() == 0
+    clock.now += dt.timedelta(days=1, minutes=1)
+    assert runtime.fire_due_timers() == 1 and runtime.fire_due_timers() == 0
+    bodies = [e["payload"]["body"] for e in runtime.events(ticket.id) if e["type"] == "comment_added"]
+    assert kinds(runtime, ticket.id).count("task_overdue") == 1 and bodies[-1] == "rating still missing"
+
+
 def test_every_rule_that_meets_an_event_is_logged_with_its_outcome(lab, db):
     runtime, u = lab
     ticket = runtime.submit("ruleslab", "case", {"summary": "hi", "vip": False}, actor=u["dave"])
@@ -139,17 +151,17 @@ def test_a_cron_rule_runs_once_per_due_time_over_the_open_tickets_even_after_dow
 def test_a_bad_cron_expression_is_refused_at_load_with_its_path(lab):
     runtime, _ = lab
     data = read_source(LAB).data
-    data["ticket_types"]["case"]["rules"][9]["on"] = {"schedule": "61 * * * *"}
+    data["ticket_types"]["case"]["rules"][10]["on"] = {"schedule": "61 * * * *"}
     with pytest.raises(DefinitionError) as caught:
         runtime.publish(data)
     (problem,) = caught.value.problems
-    assert (problem.path, problem.code) == ("ticket_types.case.rules[9].on.schedule", "check.bad_cron")
+    assert (problem.path, problem.code) == ("ticket_types.case.rules[10].on.schedule", "check.bad_cron")
 
 
 def test_publishing_a_version_without_the_cron_rule_disables_its_schedule(lab, db):
     runtime, _ = lab
     data = read_source(LAB).data
-    del data["ticket_types"]["case"]["rules"][9]
+    del data["ticket_types"]["case"]["rules"][10]
     runtime.publish(data)
     with db.read() as conn:
         assert conn.execute(select(func.count()).where(Schedule.enabled.is_(True))).scalar() == 0
