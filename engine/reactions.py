@@ -53,6 +53,9 @@ class CommandContext:
         self.outbox.append(OutboxItem(channel, payload, idempotency_key))
 
 
+#: Delivery tries before an outbox row is dead: with backoff 10 s doubling to 1 h, about six hours.
+OUTBOX_MAX_ATTEMPTS = 14
+
 Reactor = Callable[[CommandContext], None]
 REACTORS: list[Reactor] = []
 

@@ -30,7 +30,7 @@ from engine.flows.commands import FlowCommands
 from engine.forms.fields import FIELD_TYPES
 from engine.forms.permissions import EVERYTHING, FieldAccess, needs_roles
 from engine.forms.spec import Env, FormSpec, is_empty, unique_text
-from engine.reactions import REACTORS, CommandContext, EmittedEvent, OutboxItem
+from engine.reactions import OUTBOX_MAX_ATTEMPTS, REACTORS, CommandContext, EmittedEvent, OutboxItem
 from engine.rules import schedules
 from engine.specs import AppSpec, TypeSpec, compile_app
 from engine.store.counters import next_value
@@ -55,8 +55,6 @@ from engine.store.types import utcnow
 log = logging.getLogger("gongdan.runtime")
 R, E, T, FI, OB, UV = (m.__table__ for m in (Record, Event, Task, FlowInstance, Outbox, UniqueValue))
 
-#: Delivery tries before a row is dead: with backoff 10 s doubling to 1 h, about six hours of outage.
-OUTBOX_MAX_ATTEMPTS = 14
 
 # Statements on the hot path, built once (SQLAlchemy then only looks up their compiled form).
 APP_ROW = select(App.id, App.current_version).where(App.key == bindparam("key"))

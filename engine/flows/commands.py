@@ -17,8 +17,9 @@ from sqlalchemy import Connection, insert, select, update
 
 from engine.errors import ActionError, GongdanError, NotFoundError
 from engine.flows import sla, stepping
-from engine.flows.work import FlowState, FlowWork, Ticketing
+from engine.flows.work import FlowState, FlowWork, Ticketing, pool_text
 from engine.i18n import Message
+from engine.reactions import OUTBOX_MAX_ATTEMPTS
 from engine.rules import schedules
 from engine.rules.engine import rule_context, run_rule_actions, run_rules
 from engine.store.models import FlowInstance, Task, Timer, User
@@ -63,7 +64,7 @@ class FlowCommands:
                     return
                 raise ActionError("flow.already_claimed", task=task.id)
             if not (work.may_claim(task) or self._is_admin(conn, actor)):
-                raise ActionError("flow.not_claimable", task=task.id, pool=_pool(task))
+                raise ActionError("flow.not_claimable", task=task.id, pool=pool_text(task.candidates))
             work.claim(task)
 
         return self._on_task(task_id, actor, "claim", run)
@@ -587,6 +588,7 @@ class FlowCommands:
         return FlowWork(
             conn, spec, tspec, ticket, state, actor, now, env, start_child=self._start_child,
             create_linked=self._create_linked, original=dict(rec.data), version=rec.app_version,
+            base_seq=rec.event_seq,
         )  # fmt: skip
 
     def _commit_work(self, conn: Connection, work: FlowWork, rec: Any) -> tuple[Ticket, list[int]]:
@@ -664,7 +666,7 @@ class FlowCommands:
             child_id, outbox = self._create(
                 conn=work.conn,
                 app_id=work.ticket.app_id,
-                version=self._version_of(work.conn, work.ticket.record_id),
+                version=work.version,
                 spec=work.spec,
                 tspec=child_spec,
                 data=data,
@@ -714,11 +716,6 @@ class FlowCommands:
         )
         _, outbox = self._commit_work(conn, work, rec)
         return outbox
-
-    def _version_of(self, conn: Connection, record_id: int) -> int:
-        from engine.store.models import Record
-
-        return conn.execute(select(Record.app_version).where(Record.id == record_id)).scalar_one()
 
     def _must_hold(self, conn: Connection, work: FlowWork, task: Any, action: str) -> None:
         """Transfer, delegate, release, add signer: the assignee (or an admin) of an open task."""
@@ -787,7 +784,7 @@ class FlowCommands:
                 payload={"ticket": rec.number, **payload},
                 status="pending",
                 attempts=0,
-                max_attempts=14,
+                max_attempts=OUTBOX_MAX_ATTEMPTS,
                 next_attempt_at=now,
                 created_at=now,
             )
@@ -812,10 +809,6 @@ def _settle(work: FlowWork, status_before: str) -> bool:
 
 def _said(comment: str | None) -> dict[str, Any]:
     return {"comment": comment} if comment else {}
-
-
-def _pool(task: Any) -> str:
-    return ", ".join(f"{k}={v}" for k, v in (task.candidates or {}).items()) or "-"
 
 
 __all__ = ["FlowCommands"]

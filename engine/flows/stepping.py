@@ -239,7 +239,8 @@ def jump(
     walk = Walk(tokens=list(tokens), state=dict(state or {}))
     for node_id in from_nodes:
         _leave_token(walk, node_id, reason)
-    walk.state.pop("joins", None) if not walk.tokens else None
+    if not walk.tokens:  # nothing left running: no join waits for anyone any more
+        walk.state.pop("joins", None)
     return enter(spec, to_node, walk, hooks, via=from_nodes[0] if from_nodes else None)
 
 

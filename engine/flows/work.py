@@ -80,6 +80,7 @@ class FlowWork:
     original: dict[str, Any] = field(default_factory=dict)  # the data before this command (``old.``)
     version: int = 0
     closed_said: bool = False
+    base_seq: int = 0  # the ticket's last event seq before this command
     rules_seen: int = 0  # events before this index have met the rules
     event_depths: dict[int, int] = field(default_factory=dict)  # how many rules deep an event was made
     _ctx: dict[str, Any] | None = None
@@ -88,18 +89,7 @@ class FlowWork:
     def context(self) -> dict[str, Any]:
         """What branch conditions and actions see: every field typed, ``user``, ``ticket``, ``now``."""
         if self._ctx is None:
-            body = self.tspec.form.body
-            by_key = body.by_key  # type: ignore[attr-defined]
-            ctx: dict[str, Any] = {}
-            for key, value in self.ticket.data.items():
-                fspec = by_key.get(key)
-                ctx[key] = (
-                    fspec.to_expr(value)
-                    if fspec is not None and fspec.to_expr and value is not None
-                    else value
-                )
-            for key in by_key:
-                ctx.setdefault(key, None)
+            ctx = self.tspec.form.typed(self.ticket.data)
             env = self.env()
             ctx["user"] = dict(env.user)
             ctx["ticket"] = {**dict(env.ticket), "number": self.ticket.number, "stage": self.stage}
@@ -206,12 +196,7 @@ class FlowWork:
         seats: list[tuple[int | None, dict[str, Any], Assignment]] = []
         if mode in (None, "single"):
             found = self.resolve(specs[0])
-            if len(found.users) == 1:
-                seats.append((found.users[0], {}, found))
-            else:
-                seats.append(
-                    (None, dict(found.pool) or ({"users": list(found.users)} if found.users else {}), found)
-                )
+            seats.append((*_seat(found), found))
         else:
             seen: set[int] = set()
             for spec in specs:
@@ -327,7 +312,7 @@ class FlowWork:
             return
         if task.assignee_id is None:
             if not self.may_claim(task):
-                raise ActionError("flow.not_claimable", task=task.id, pool=_pool_text(task.candidates))
+                raise ActionError("flow.not_claimable", task=task.id, pool=pool_text(task.candidates))
             self.claim(task)
             return
         if self.actor not in (task.assignee_id, task.delegated_from):
@@ -462,8 +447,7 @@ class FlowWork:
         """Give the open tasks of ``node`` (default: every current stage) to someone else."""
         nodes = [node] if node else list(self.instance.tokens)
         found = self.resolve(spec)
-        user = found.users[0] if len(found.users) == 1 else None
-        pool = {} if user else (dict(found.pool) or {"users": list(found.users)})
+        user, pool = _seat(found)
         rows = self.conn.execute(
             select(T.c.id, T.c.node_id, T.c.assignee_id).where(
                 T.c.instance_id == self.instance.id, T.c.node_id.in_(nodes), T.c.status.in_(LIVE)
@@ -497,8 +481,7 @@ class FlowWork:
     def add_todo(self, spec: Mapping[str, Any], title: Any, due: Any = None) -> None:
         """A todo for someone beside the flow (e.g. ask the customer to rate the service)."""
         found = self.resolve(spec)
-        user = found.users[0] if len(found.users) == 1 else None
-        pool = {} if user else (dict(found.pool) or {"users": list(found.users)})
+        user, pool = _seat(found)
         due_at = sla.due_after(self, None, due, self.now) if due else None
         task_id = self.conn.execute(
             INSERT_TASK,
@@ -564,7 +547,15 @@ def _as_moment(value: Any) -> dt.datetime | None:
     return None
 
 
-def _pool_text(pool: Mapping[str, Any] | None) -> str:
+def _seat(found: Assignment) -> tuple[int | None, dict[str, Any]]:
+    """One task's holder: the one person found, else the pool that may claim it (several people
+    named become a ``users`` pool)."""
+    if len(found.users) == 1:
+        return found.users[0], {}
+    return None, dict(found.pool) or ({"users": list(found.users)} if found.users else {})
+
+
+def pool_text(pool: Mapping[str, Any] | None) -> str:
     return ", ".join(f"{k}={v}" for k, v in (pool or {}).items()) or "-"
 
 

@@ -499,6 +499,15 @@ class FormSpec:
             if e is not None
         ) or any((f.default_from or "").startswith("user.") for f in self.body.fields)
 
+    def typed(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """A stored record as expressions see it: every field typed (missing ones None)."""
+        by_key: dict[str, FieldSpec] = self.body.by_key  # type: ignore[attr-defined]
+        ctx: dict[str, Any] = dict.fromkeys(by_key)
+        for key, value in data.items():
+            spec = by_key.get(key)
+            ctx[key] = _typed(spec, value) if spec is not None else value
+        return ctx
+
     def validate(
         self,
         data: Any,

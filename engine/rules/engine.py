@@ -113,7 +113,8 @@ def compile_rules(rules: Iterable[Mapping[str, Any]]) -> RuleSet:
     return RuleSet(ordered, MappingProxyType({k: tuple(v) for k, v in index.items()}))
 
 
-def _change_matches(rule: RuleSpec, payload: Mapping[str, Any]) -> bool:
+def change_matches(rule: RuleSpec, payload: Mapping[str, Any]) -> bool:
+    """A ``field_changed`` rule with from/to: does this change go from and to those values?"""
     if "from" in rule.change and payload.get("old") != rule.change["from"]:
         return False
     return not ("to" in rule.change and payload.get("new") != rule.change["to"])
@@ -131,7 +132,7 @@ def rule_context(work: FlowWork, kind: str, payload: Mapping[str, Any]) -> dict[
 class RuleLog:
     rows: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, work: FlowWork, rule: RuleSpec, kind: str, seq: int | None, matched: bool,
+    def add(self, work: FlowWork, rule: RuleSpec, position: int, matched: bool,
             done: list[str], error: str | None, started: float) -> None:  # fmt: skip
         self.rows.append(
             {
@@ -140,8 +141,8 @@ class RuleLog:
                 "ticket_type": work.ticket.ticket_type,
                 "rule": rule.name,
                 "record_id": work.ticket.record_id,
-                "trigger": kind if rule.trigger == kind else rule.trigger,
-                "event_seq": seq,
+                "trigger": rule.trigger,
+                "event_seq": work.base_seq + position + 1,  # the seq the event is appended with
                 "matched": matched,
                 "actions": done,
                 "error": error,
@@ -172,18 +173,18 @@ def run_rules(work: FlowWork, dry_run: bool = False) -> list[dict[str, Any]]:
             work.events.append(("rule_loop_stopped", {"event": kind, "depth": depth}))
             continue
         for rule in candidates:
-            if rule.change and not _change_matches(rule, payload):
+            if rule.change and not change_matches(rule, payload):
                 continue
             started = time.perf_counter()
             firings[rule.name] = firings.get(rule.name, 0) + 1
             if firings[rule.name] > MAX_FIRINGS:
                 work.events.append(("rule_loop_stopped", {"rule": rule.name, "event": kind}))
-                log.add(work, rule, kind, None, False, [], "loop: fired too often in one command", started)
+                log.add(work, rule, position, False, [], "loop: fired too often in one command", started)
                 continue
             try:
                 matched = rule.condition is None or bool(rule.condition(rule_context(work, kind, payload)))
             except ExprError as exc:
-                log.add(work, rule, kind, None, False, [], exc.message("en"), started)
+                log.add(work, rule, position, False, [], exc.message("en"), started)
                 work.events.append(("rule_failed", {"rule": rule.name, "error": exc.message("en")}))
                 continue
             done: list[str] = []
@@ -194,7 +195,7 @@ def run_rules(work: FlowWork, dry_run: bool = False) -> list[dict[str, Any]]:
                     depths[i] = depth + 1
                 work.events.append(("rule_fired", {"rule": rule.name, "event": kind, "actions": done}))
                 depths[len(work.events) - 1] = MAX_DEPTH  # its own log event triggers nothing
-            log.add(work, rule, kind, None, matched, done, None, started)
+            log.add(work, rule, position, matched, done, None, started)
             if matched and rule.stop:
                 break
     if log.rows and not dry_run:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.expressions import ExprError
-from engine.rules.engine import ARGUMENT_OF, RuleSet, RuleSpec
+from engine.rules.engine import RuleSet, RuleSpec, change_matches
 from engine.specs import TypeSpec
 from engine.store.db import Database
 from engine.store.models import Event, Record
@@ -48,20 +48,6 @@ class RuleReplay:
             "errors": dict(self.errors),
             "examples": self.examples,
         }
-
-
-def _typed(tspec: TypeSpec, data: Mapping[str, Any]) -> dict[str, Any]:
-    by_key = tspec.form.body.by_key  # type: ignore[attr-defined]
-    ctx: dict[str, Any] = {k: None for k in by_key}
-    for key, value in data.items():
-        spec = by_key.get(key)
-        try:
-            ctx[key] = (
-                spec.to_expr(value) if spec is not None and spec.to_expr and value is not None else value
-            )
-        except (TypeError, ValueError, ArithmeticError):
-            ctx[key] = value
-    return ctx
 
 
 def replay(
@@ -126,8 +112,8 @@ def _walk(
         candidates = rules.for_event(ev.type, payload)
         if not candidates:
             continue
-        ctx = _typed(tspec, data)
-        ctx["old"] = _typed(tspec, before or data)
+        ctx = tspec.form.typed(data)
+        ctx["old"] = tspec.form.typed(before or data)
         ctx["event"] = {"type": ev.type, **payload}
         ctx["ticket"] = {
             "id": ticket.id,
@@ -145,11 +131,8 @@ def _walk(
 def _meet(
     rule: RuleSpec, ticket: Any, kind: str, payload: Mapping[str, Any], ctx: dict[str, Any], out: RuleReplay
 ) -> None:
-    if rule.change:
-        if "from" in rule.change and payload.get("old") != rule.change["from"]:
-            return
-        if "to" in rule.change and payload.get("new") != rule.change["to"]:
-            return
+    if rule.change and not change_matches(rule, payload):
+        return
     out.events_met += 1
     try:
         matched = rule.condition is None or bool(rule.condition(ctx))
@@ -167,4 +150,4 @@ def _meet(
         out.actions[kind_of] = out.actions.get(kind_of, 0) + 1
 
 
-__all__ = ["ARGUMENT_OF", "replay"]
+__all__ = ["replay"]

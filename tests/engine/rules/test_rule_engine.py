@@ -120,6 +120,7 @@ def test_every_rule_that_meets_an_event_is_logged_with_its_outcome(lab, db):
     ticket = runtime.submit("ruleslab", "case", {"summary": "hi", "vip": False}, actor=u["dave"])
     runs = runtime.rule_runs(ticket.id)
     assert {(r["rule"], r["matched"]) for r in runs} == {("VIPs are P1", False)}
+    assert [r["event_seq"] for r in runs] == [1]  # the `created` event it met
     assert all(r["duration_ms"] >= 0 for r in runs)
     runtime.update(ticket.id, {"vip": True, "priority": "P1"}, actor=u["dave"])
     fired = {r["rule"]: r["actions"] for r in runtime.rule_runs(ticket.id) if r["matched"]}
