@@ -18,10 +18,16 @@ $(STAMP): pyproject.toml
 	@$(BIN)/pip install -e '.[dev]' >> $(VENV)/install.log 2>&1 || (cat $(VENV)/install.log; exit 1)
 	@touch $(STAMP)
 
-setup: $(STAMP)
+## front-end libraries (htmx, Alpine.js, ECharts, SortableJS, Swagger UI), pinned by package-lock.json
+ASSETS  := node_modules/.installed
+$(ASSETS): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	@touch $(ASSETS)
+
+setup: $(STAMP) $(ASSETS)
 
 ## make run: set up, migrate ./var/gongdan.db, import the shipped apps, print a login, serve on :8000
-run: $(STAMP)
+run: $(STAMP) $(ASSETS)
 	mkdir -p $(GONGDAN_HOME)
 	$(BIN)/gongdan init
 	$(BIN)/gongdan import app_definitions/*.yaml
@@ -29,7 +35,7 @@ run: $(STAMP)
 	$(BIN)/gongdan serve --host $(HOST) --port $(PORT)
 
 ## make test: the whole suite, on SQLite and (when reachable) PostgreSQL
-test: $(STAMP)
+test: $(STAMP) $(ASSETS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n $(JOBS) -p no:cacheprovider

@@ -180,12 +180,15 @@ class Runtime(FlowCommands):
     def _sync_roles(self, conn: Connection, app_id: int, loaded: Loaded) -> None:
         existing = set(conn.execute(select(Role.key).where(Role.app_id == app_id)).scalars())
         for rkey, name in loaded.app.roles.items():
+            scope = loaded.app.role_scopes.get(rkey, "own")
             if rkey in existing:
                 conn.execute(
-                    update(Role).where(Role.app_id == app_id, Role.key == rkey).values(name=dict(name))
+                    update(Role)
+                    .where(Role.app_id == app_id, Role.key == rkey)
+                    .values(name=dict(name), scope=scope)
                 )
             else:
-                conn.execute(insert(Role).values(app_id=app_id, key=rkey, name=dict(name)))
+                conn.execute(insert(Role).values(app_id=app_id, key=rkey, name=dict(name), scope=scope))
 
     def definition(self, app_key: str, version: int | None = None) -> tuple[int, dict[str, Any]]:
         """The stored definition of ``app_key`` (the running version unless one is named)."""

@@ -14,19 +14,44 @@ from engine.i18n import current_lang, known, t
 #: Blueprints to register, in order: later issues (portal, inbox, designer, admin) add theirs here.
 BLUEPRINTS: list[tuple[str, str]] = [
     ("server.health", "bp"),
+    ("server.assets", "bp"),
+    ("server.auth", "bp"),
     ("server.home", "bp"),
     ("server.api", "bp"),
+    ("server.api.openapi", "docs_bp"),
     ("server.forms", "bp"),
     ("server.inbound", "bp"),
+    ("server.pages.portal", "bp"),
+    ("server.pages.inbox", "bp"),
+    ("server.pages.ticket", "bp"),
+    ("server.pages.dashboards", "bp"),
+    ("server.pages.admin", "bp"),
 ]
+
+#: Sent with every answer: no framing, no sniffing, scripts only from this site.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-eval'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; object-src 'none'; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+}
 
 
 def request_lang() -> str:
-    """?lang=, else the Accept-Language header, else GONGDAN_LANG."""
-    asked = request.args.get("lang")
-    if not asked and request.accept_languages:
-        asked = request.accept_languages.best_match(["zh", "en", "zh-CN", "en-US"])
-    return current_lang(asked)
+    """?lang=, else the language cookie, else the user's choice, else Accept-Language."""
+    from server.auth import lang_for_request
+
+    return lang_for_request(request.args.get("lang"))
+
+
+def wants_json() -> bool:
+    """API paths and clients asking for JSON get JSON errors; people get pages."""
+    if request.path.startswith(("/api/", "/inbound/", "/healthz")):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" or request.headers.get("HX-Request") == "true"
 
 
 def create_app(platform: Platform | None = None, config: dict[str, Any] | None = None) -> Flask:
@@ -42,32 +67,56 @@ def create_app(platform: Platform | None = None, config: dict[str, Any] | None =
         app.register_blueprint(getattr(importlib.import_module(module), attr))
 
     @app.before_request
-    def _lang() -> None:
+    def _who() -> None:
+        from server.auth import authenticate
+
+        g.lang = current_lang(request.args.get("lang"))
+        authenticate()
         g.lang = request_lang()
+
+    @app.after_request
+    def _headers(response):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
 
     @app.errorhandler(GongdanError)
     def _gongdan_error(exc: GongdanError):
-        return jsonify(exc.as_dict(g.get("lang"))), exc.http_status
+        return error_response(exc.as_dict(g.get("lang")), exc.http_status)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         code = f"http.{exc.code}"
-        return jsonify(
-            {
-                "code": code,
-                "message": t(code, g.get("lang")) if known(code) else exc.description,
-                "problems": [],
-            }
-        ), exc.code
+        body = {
+            "code": code,
+            "message": t(code, g.get("lang")) if known(code) else exc.description,
+            "problems": [],
+        }
+        return error_response(body, exc.code or 500)
 
     @app.errorhandler(Exception)
     def _crash(exc: Exception):
         app.logger.exception("unhandled error")
-        return jsonify(
-            {"code": "error.internal", "message": t("error.internal", g.get("lang")), "problems": []}
-        ), 500
+        return error_response(
+            {"code": "error.internal", "message": t("error.internal", g.get("lang")), "problems": []}, 500
+        )
 
     return app
+
+
+def error_response(body: dict[str, Any], status: int):
+    """One error shape: JSON for the API, a page (or the login page) for people."""
+    if wants_json():
+        return jsonify(body), status
+    if status == 401:
+        from urllib.parse import quote
+
+        from flask import redirect
+
+        return redirect("/login?next=" + quote(request.full_path.rstrip("?"), safe="/?=&"))
+    from server.web import page
+
+    return page("error.html", status=status, message=body["message"], problems=body.get("problems", []))
 
 
 def platform() -> Platform:

@@ -99,7 +99,10 @@ def build_app(data: Mapping[str, Any]) -> AppDef:
         name=text(data["name"]),
         description=text(data.get("description")),
         settings=freeze(data.get("settings") or {}),
-        roles=MappingProxyType({k: text(v) for k, v in (data.get("roles") or {}).items()}),
+        roles=MappingProxyType({k: text(role_name(v)) for k, v in (data.get("roles") or {}).items()}),
+        role_scopes=MappingProxyType(
+            {k: v.get("scope", "own") if "name" in v else "own" for k, v in _role_objects(data)}
+        ),
         option_sets=freeze(data.get("option_sets") or {}),
         webhooks=tuple(
             WebhookDef(
@@ -115,3 +118,12 @@ def build_app(data: Mapping[str, Any]) -> AppDef:
         raw=freeze({k: v for k, v in data.items() if k != "version"}),
         templates=freeze(data.get("templates") or {}),
     )
+
+
+def role_name(value: Any) -> Any:
+    """A role's name: the value itself, or its ``name`` when the role also says its scope."""
+    return value["name"] if isinstance(value, dict) and "name" in value else value
+
+
+def _role_objects(data: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    return [(k, v if isinstance(v, dict) else {}) for k, v in (data.get("roles") or {}).items()]

@@ -144,6 +144,8 @@ class AppDef:
     raw: Mapping[str, Any]
     #: Notification templates by name, as written (see engine.rules.templates).
     templates: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: role key → which tickets its members see: own, department or all
+    role_scopes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def ticket_type(self, key: str) -> TicketTypeDef:
         return self.ticket_types[key]

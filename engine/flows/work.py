@@ -244,6 +244,7 @@ class FlowWork:
                 "status": status,
                 "assignee_id": user,
                 "candidates": dict(pool),
+                "pool_key": pool_key(pool),
                 "created_at": self.now,
                 "kind": node.type,
                 "group_key": group,
@@ -455,7 +456,9 @@ class FlowWork:
         ).all()
         for r in rows:
             self.conn.execute(
-                update(T).where(T.c.id == r.id).values(assignee_id=user, candidates=pool, delegated_from=None)
+                update(T)
+                .where(T.c.id == r.id)
+                .values(assignee_id=user, candidates=pool, pool_key=pool_key(pool), delegated_from=None)
             )
             payload = {"task": r.id, "node": r.node_id, "from": r.assignee_id, "to": user}
             if pool:
@@ -492,6 +495,7 @@ class FlowWork:
                 "status": "open",
                 "assignee_id": user,
                 "candidates": {**pool, "title": thaw(title)},
+                "pool_key": pool_key(pool),
                 "created_at": self.now,
                 "due_at": due_at,
                 "kind": "todo",
@@ -553,6 +557,17 @@ def _seat(found: Assignment) -> tuple[int | None, dict[str, Any]]:
     if len(found.users) == 1:
         return found.users[0], {}
     return None, dict(found.pool) or ({"users": list(found.users)} if found.users else {})
+
+
+def pool_key(pool: Mapping[str, Any] | None) -> str | None:
+    """The text the team queue finds a pool task by: ``role:KEY``, ``department:ID`` or ``users``."""
+    if not pool:
+        return None
+    if isinstance(pool.get("role"), str):
+        return f"role:{pool['role']}"
+    if pool.get("department") is not None:
+        return f"department:{pool['department']}"
+    return "users" if pool.get("users") else None
 
 
 def pool_text(pool: Mapping[str, Any] | None) -> str:

@@ -67,6 +67,20 @@ class Viewer:
     hidden: frozenset[str] = frozenset()
     timezone: str | None = None
     lang: str | None = None
+    #: the signed-in user (engine.access.Principal) whose record scope applies; None: every ticket
+    principal: Any = None
+
+    @classmethod
+    def of(cls, principal: Any, app_key: str, hidden: frozenset[str] = frozenset()) -> Viewer:
+        """The report viewer for a signed-in ``principal`` looking at ``app_key``'s reports."""
+        return cls(
+            user_id=principal.user_id,
+            roles=principal.roles_in(app_key),
+            hidden=hidden,
+            timezone=principal.tz,
+            lang=principal.lang,
+            principal=principal,
+        )
 
 
 @dataclass
@@ -209,9 +223,14 @@ class Build:
         return self.masked(t, case((found, 1), else_=0)) == 1
 
     def scope(self) -> ColumnElement[Any]:
-        """The tickets the viewer may see at all. Record-level scopes (own, department, all) hook in
-        here; until they exist every viewer sees every ticket of the type."""
-        return true()
+        """The tickets the viewer may see at all: their record scope (engine.access), one condition."""
+        from engine.access import scope_clause
+
+        principal = self.viewer.principal if self.viewer is not None else None
+        if principal is None or principal.scope_in(self.app_key) == "all":
+            return true()
+        self.needs_record = True
+        return scope_clause(principal, self.app_key, self.r, self.dialect)
 
     # ------------------------------------------------------------------ dimensions and measures
     def dimension(self, d: Dimension) -> ColumnElement[Any]:

@@ -62,6 +62,11 @@ class User(Base):
     is_away: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     lang: Mapped[str] = mapped_column(String(8), default="zh")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: IANA time zone the user's pages show dates in.
+    tz: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai", server_default="Asia/Shanghai")
+    #: Failed logins in a row; at the limit the account is locked until ``locked_until``.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class App(Base):
@@ -95,6 +100,8 @@ class Role(Base):
     app_id: Mapped[int | None] = mapped_column(ForeignKey("apps.id"))
     key: Mapped[str] = mapped_column(String(40))
     name: Mapped[dict[str, Any]] = mapped_column(JSONData)
+    #: Which tickets of the app members see: own, department or all (from the app definition).
+    scope: Mapped[str] = mapped_column(String(16), default="own", server_default="own")
     __table_args__ = (UniqueConstraint("app_id", "key"),)
 
 
@@ -194,8 +201,11 @@ class Task(Base):
     waits_for: Mapped[int | None] = mapped_column(BigInteger)
     delegated_from: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The pool an unassigned task waits in, as text for the team queue: "role:KEY", "department:ID".
+    pool_key: Mapped[str | None] = mapped_column(String(80))
     __table_args__ = (
         Index("ix_tasks_assignee_status", "assignee_id", "status"),
+        Index("ix_tasks_pool_status", "pool_key", "status"),
         Index("ix_tasks_status_due", "status", "due_at"),
     )
 
@@ -399,3 +409,74 @@ class InboundMessage(Base):
     record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), index=True)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     __table_args__ = (UniqueConstraint("channel", "message_id"),)
+
+
+class Session(Base):
+    """A browser login: the cookie carries a random token, the database only its SHA-256."""
+
+    __tablename__ = "sessions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class ApiToken(Base):
+    """A personal API token for integrations: stored hashed, scoped, revocable."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSONData, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """One admin (or security) action: who did what to which thing, from where."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONData, default=dict)
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class SavedView(Base):
+    """An inbox or list filter a user saved under a name."""
+
+    __tablename__ = "saved_views"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    page: Mapped[str] = mapped_column(String(40), default="inbox")
+    filters: Mapped[dict[str, Any]] = mapped_column(JSONData, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (UniqueConstraint("user_id", "page", "name"),)
+
+
+class Attachment(Base):
+    """An uploaded file: who uploaded it and, once used, the ticket it belongs to (for permission
+    checks on download)."""
+
+    __tablename__ = "attachments"
+    file_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    mime: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(BigInteger)
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("records.id"), index=True)
+    field: Mapped[str | None] = mapped_column(String(80))

@@ -19,12 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def client(database_url, tmp_path, complaint_app):
-    settings = load_settings({"GONGDAN_HOME": str(tmp_path), "DATABASE_URL": database_url})
-    platform = open_platform(settings, immediate=True)
-    app = create_app(platform)
-    yield app.test_client()
-    platform.close()
+def client(web):
+    return web.client("admin")
 
 
 def test_healthz_answers_ok_when_the_database_answers(client):
@@ -79,7 +75,9 @@ def test_validate_endpoint_lists_problems_with_paths(client):
     assert answer.status_code == 422
     assert [p["path"] for p in answer.json["problems"]] == ["colour"]
     garbage = client.post("/api/v1/apps/validate", data="not json", content_type="application/json")
-    assert garbage.status_code == 400 and garbage.json["code"] == "api.body_not_object"
+    assert garbage.status_code == 400 and garbage.json["code"] == "api.not_json"
+    as_text = client.post("/api/v1/apps/validate", data="{}", content_type="text/plain")
+    assert as_text.status_code == 415 and as_text.json["code"] == "http.415"
 
 
 def _free_port() -> int:

@@ -95,7 +95,9 @@ def test_an_unknown_app_or_ticket_type_is_404(site):
     client, _ = site
     assert client.get("/forms/nope/complaint?lang=en").status_code == 404
     answer = client.get("/forms/complaint/nope?lang=en")
-    assert answer.status_code == 404 and answer.json["code"] == "runtime.unknown_ticket_type"
+    assert answer.status_code == 404 and "nope" in answer.get_data(as_text=True)
+    as_json = client.get("/forms/complaint/nope?lang=en", headers={"Accept": "application/json"})
+    assert as_json.status_code == 404 and as_json.json["code"] == "runtime.unknown_ticket_type"
 
 
 def test_a_bad_post_shows_every_problem_beside_its_field_and_writes_nothing(site):

@@ -1,0 +1,173 @@
+"""Who may see which tickets: one principal per request, one WHERE clause per app.
+
+A :class:`Principal` is a user as the engines need them for access decisions: admin or not, their
+department, and per app their roles and the widest record scope those roles grant. The scope
+becomes one SQL condition on ``records`` (:func:`scope_clause`) that every surface uses — ticket
+reads by id, lists, search, the inbox, reports, exports and attachments — so a ticket is never
+shown by one surface and hidden by another.
+
+Scopes (a role's ``scope`` in the app definition; people without a role of the app get ``own``):
+
+- ``own``: tickets the user submitted, watches, holds or held a task of, or that wait in a pool
+  they may claim (one of their roles, their department, or a named group including them);
+- ``department``: also the tickets submitted by anyone in their department or below it;
+- ``all``: every ticket of the app. Admins see every ticket of every app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, FromClause, and_, cast, exists, func, literal, or_, select, true
+from sqlalchemy.engine import Connection
+
+from engine.store.models import App, Department, Role, RoleMember, Task, User, Watcher
+
+SCOPES = ("own", "department", "all")
+_WIDTH = {name: i for i, name in enumerate(SCOPES)}
+
+T, W, U, D, RT, RM, A = (m.__table__ for m in (Task, Watcher, User, Department, Role, RoleMember, App))
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A signed-in user as access checks need them."""
+
+    user_id: int
+    username: str = ""
+    display_name: str = ""
+    is_admin: bool = False
+    department_id: int | None = None
+    lang: str = "zh"
+    tz: str = "Asia/Shanghai"
+    #: app key → the user's role keys in that app
+    roles: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    #: app key → the widest scope of those roles
+    scopes: Mapping[str, str] = field(default_factory=dict)
+    #: the user's department and every department below it
+    departments: tuple[int, ...] = ()
+
+    def roles_in(self, app_key: str) -> frozenset[str]:
+        return self.roles.get(app_key, frozenset())
+
+    def scope_in(self, app_key: str) -> str:
+        if self.is_admin:
+            return "all"
+        return self.scopes.get(app_key, "own")
+
+    def has_role(self, app_key: str, *roles: str) -> bool:
+        return bool(self.roles_in(app_key) & set(roles))
+
+
+def load_principal(conn: Connection, user_id: int) -> Principal | None:
+    """The active user ``user_id`` with their roles and scopes per app; None if unknown or inactive."""
+    row = conn.execute(
+        select(
+            U.c.id, U.c.username, U.c.display_name, U.c.is_admin, U.c.department_id, U.c.lang, U.c.tz
+        ).where(U.c.id == user_id, U.c.is_active.is_(True))
+    ).first()
+    if row is None:
+        return None
+    roles: dict[str, set[str]] = {}
+    scopes: dict[str, str] = {}
+    for app_key, role_key, scope in conn.execute(
+        select(A.c.key, RT.c.key, RT.c.scope)
+        .select_from(RM.join(RT, RT.c.id == RM.c.role_id).join(A, A.c.id == RT.c.app_id))
+        .where(RM.c.user_id == user_id)
+    ):
+        roles.setdefault(app_key, set()).add(role_key)
+        if _WIDTH.get(scope, 0) > _WIDTH.get(scopes.get(app_key, "own"), 0):
+            scopes[app_key] = scope
+    return Principal(
+        user_id=row.id,
+        username=row.username,
+        display_name=row.display_name,
+        is_admin=bool(row.is_admin),
+        department_id=row.department_id,
+        lang=row.lang or "zh",
+        tz=row.tz or "Asia/Shanghai",
+        roles={k: frozenset(v) for k, v in roles.items()},
+        scopes=scopes,
+        departments=tuple(department_subtree(conn, row.department_id)) if row.department_id else (),
+    )
+
+
+def department_subtree(conn: Connection, root: int) -> list[int]:
+    """``root`` and every department below it (breadth first, cycles ignored)."""
+    seen, frontier = [root], [root]
+    while frontier:
+        children = list(conn.execute(select(D.c.id).where(D.c.parent_id.in_(frontier))).scalars())
+        frontier = [c for c in children if c not in seen]
+        seen.extend(frontier)
+    return seen
+
+
+def pool_keys(principal: Principal, app_key: str) -> list[str]:
+    """The ``tasks.pool_key`` values of the pools ``principal`` may claim from in ``app_key``."""
+    keys = [f"role:{r}" for r in sorted(principal.roles_in(app_key))]
+    if principal.department_id is not None:
+        keys.append(f"department:{principal.department_id}")
+    return keys
+
+
+def in_users_pool(dialect: str, candidates: Any, user_id: int) -> ColumnElement[bool]:
+    """Whether a task's ``candidates`` JSON names ``user_id`` in its ``users`` list."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        return candidates.op("->")("users").op("@>")(cast(f"[{int(user_id)}]", JSONB))
+    each = func.json_each(candidates, "$.users").table_valued("value")
+    return exists(select(literal(1)).select_from(each).where(each.c.value == int(user_id)))
+
+
+def own_clause(principal: Principal, app_key: str, records: FromClause, dialect: str) -> ColumnElement[bool]:
+    """Tickets ``principal`` submitted, watches, works or worked on, or may claim."""
+    uid = principal.user_id
+    r = records.c
+    keys = pool_keys(principal, app_key)
+    open_pool = and_(T.c.assignee_id.is_(None), T.c.status.in_(("open", "waiting")))
+    claimable = [and_(open_pool, T.c.pool_key.in_(keys))] if keys else []
+    claimable.append(and_(open_pool, T.c.pool_key == "users", in_users_pool(dialect, T.c.candidates, uid)))
+    task = exists(
+        select(literal(1)).where(
+            T.c.record_id == r.id,
+            or_(T.c.assignee_id == uid, T.c.completed_by == uid, T.c.delegated_from == uid, *claimable),
+        )
+    )
+    watching = exists(select(literal(1)).where(W.c.record_id == r.id, W.c.user_id == uid))
+    return or_(r.created_by == uid, watching, task)
+
+
+def scope_clause(
+    principal: Principal | None, app_key: str, records: FromClause, dialect: str
+) -> ColumnElement[bool]:
+    """The condition on ``records`` (a table or alias of ``records`` of ``app_key``) selecting the
+    tickets ``principal`` may see; the system itself (None) sees everything."""
+    if principal is None:
+        return true()
+    scope = principal.scope_in(app_key)
+    if scope == "all":
+        return true()
+    own = own_clause(principal, app_key, records, dialect)
+    if scope == "department" and principal.departments:
+        submitters = select(U.c.id).where(U.c.department_id.in_(principal.departments))
+        return or_(own, records.c.created_by.in_(submitters))
+    return own
+
+
+def can_see(conn: Connection, principal: Principal | None, record_id: int) -> bool:
+    """Whether ``principal`` may see ticket ``record_id`` (False also when it does not exist)."""
+    from engine.store.models import Record
+
+    R = Record.__table__
+    row = conn.execute(
+        select(A.c.key).select_from(R.join(A, A.c.id == R.c.app_id)).where(R.c.id == record_id)
+    ).first()
+    if row is None:
+        return False
+    if principal is None or principal.scope_in(row.key) == "all":
+        return True
+    clause = scope_clause(principal, row.key, R, conn.dialect.name)
+    return conn.execute(select(literal(1)).where(R.c.id == record_id, clause)).first() is not None

@@ -1,0 +1,3 @@
+"""attachments endpoints (filled in by the web issue)."""
+
+from __future__ import annotations

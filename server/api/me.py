@@ -1,0 +1,3 @@
+"""me endpoints (filled in by the web issue)."""
+
+from __future__ import annotations

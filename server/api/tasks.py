@@ -1,0 +1,3 @@
+"""tasks endpoints (filled in by the web issue)."""
+
+from __future__ import annotations

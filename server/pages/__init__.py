@@ -1,0 +1,1 @@
+"""Server-rendered pages, one module per area (portal, inbox, ticket, dashboards, admin)."""

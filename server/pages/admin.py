@@ -1,0 +1,7 @@
+"""admin pages (filled in by the web issue)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__)

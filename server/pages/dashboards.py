@@ -1,0 +1,7 @@
+"""dashboards pages (filled in by the web issue)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("dashboards", __name__)

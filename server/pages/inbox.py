@@ -1,0 +1,7 @@
+"""inbox pages (filled in by the web issue)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("inbox", __name__)
