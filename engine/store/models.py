@@ -480,3 +480,14 @@ class Attachment(Base):
     uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     record_id: Mapped[int | None] = mapped_column(ForeignKey("records.id"), index=True)
     field: Mapped[str | None] = mapped_column(String(80))
+
+
+class ChannelSetting(Base):
+    """A channel's address set by an admin in the web admin (overrides the environment variable):
+    its URL may carry secrets, so it is written, never shown again (only masked)."""
+
+    __tablename__ = "channel_settings"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
