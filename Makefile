@@ -6,6 +6,8 @@ STAMP   := $(VENV)/.installed
 export GONGDAN_HOME ?= $(CURDIR)/var
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
+# make run DEMO=0: no demo people (alice…henry, password demo)
+DEMO    ?= 1
 # Parallel test workers (pytest-xdist); the machine has 2 cores.
 JOBS    ?= auto
 
@@ -31,8 +33,9 @@ run: $(STAMP) $(ASSETS)
 	mkdir -p $(GONGDAN_HOME)
 	$(BIN)/gongdan init
 	$(BIN)/gongdan import app_definitions/*.yaml
+	@if [ "$(DEMO)" != "0" ]; then $(BIN)/gongdan demo --people-only; fi
 	@echo "Gongdan: http://$(HOST):$(PORT)  (login above; health: http://$(HOST):$(PORT)/healthz)"
-	$(BIN)/gongdan serve --host $(HOST) --port $(PORT)
+	$(BIN)/gongdan serve --host $(HOST) --port $(PORT) --with-worker
 
 ## make test: the whole suite, on SQLite and (when reachable) PostgreSQL
 test: $(STAMP) $(ASSETS)

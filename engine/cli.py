@@ -435,13 +435,22 @@ def outbox_retry(ids: tuple[int, ...]) -> None:
 @main.command()
 @click.option("--tickets", default=200, show_default=True, help="How many demo tickets to create.")
 @click.option("--seed", default=7, show_default=True, help="Random seed (the same seed gives the same data).")
+@click.option(
+    "--people-only", is_flag=True, help="Only the organisation and its logins (idempotent), no tickets."
+)
 @friendly
-def demo(tickets: int, seed: int) -> None:
+def demo(tickets: int, seed: int, people_only: bool) -> None:
     """Load a demo organisation and tickets into the shipped apps."""
-    from engine.demo import load_demo
+    from engine.demo import load_demo, load_people, people_summary
 
     platform = _platform()
-    load_demo(platform, tickets=tickets, seed=seed, echo=click.echo, progress=click.progressbar)
+    if people_only:
+        load_people(platform.db)
+        click.echo("demo people (sign in at /login):")
+        for line in people_summary():
+            click.echo(line)
+    else:
+        load_demo(platform, tickets=tickets, seed=seed, echo=click.echo, progress=click.progressbar)
     platform.close()
 
 
@@ -449,14 +458,27 @@ def demo(tickets: int, seed: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes.")
+@click.option(
+    "--with-worker",
+    is_flag=True,
+    help="Also run `gongdan worker` (outbox, SLA timers, cron rules) as a child process.",
+)
 @friendly
-def serve(host: str, port: int, workers: int) -> None:
+def serve(host: str, port: int, workers: int, with_worker: bool) -> None:
     """Serve the web application with gunicorn."""
+    import subprocess
+    import sys
+
     from server.wsgi import serve as run
 
     _platform().close()  # refuse to serve a database that is not set up
-
-    run(host=host, port=port, workers=workers)
+    child = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"]) if with_worker else None
+    try:
+        run(host=host, port=port, workers=workers)
+    finally:
+        if child is not None:
+            child.terminate()
+            child.wait(timeout=30)
 
 
 @main.command()

@@ -11,26 +11,41 @@ from sqlalchemy import insert, select
 from engine.flows.stepping import available_actions
 from engine.forms.samples import sample_data
 from engine.people import create_department, create_user, user_id
-from engine.store.models import App, Role, RoleMember
+from engine.store.models import App, Department, Role, RoleMember
 
-DEPARTMENTS = ["客服部 Support", "质量部 Quality", "IT 运维部 IT Ops", "研发部 Engineering"]
+DEPARTMENTS = ["客服部 Support", "质量部 Quality", "IT 运维部 IT Ops", "研发部 Engineering", "客户 Customers"]
+#: (username, name, department index, {app: [roles]}): who does what in the walkthrough.
 USERS = [
-    ("alice", "Alice 王", 0), ("bob", "Bob 李", 0), ("carol", "Carol 张", 1),
-    ("dave", "Dave 刘", 2), ("erin", "Erin 陈", 2), ("frank", "Frank 杨", 3),
+    ("alice", "Alice 王", 0, {"complaint": ["agent", "billing_team", "cs_pool"], "kb": ["editor"]}),
+    ("bob", "Bob 李", 0, {"complaint": ["agent", "delivery_team", "cs_pool"]}),
+    ("carol", "Carol 张", 1, {"complaint": ["quality"], "bugfix": ["qa"]}),
+    ("dave", "Dave 刘", 0, {"complaint": ["cs_lead"], "it_ops": ["it_lead"], "bugfix": ["dev_lead"]}),
+    ("erin", "Erin 陈", 2, {"it_ops": ["it_agent", "it_engineer", "network_team", "desktop_team", "iam_team",
+                                       "service_desk"]}),
+    ("frank", "Frank 杨", 3, {"bugfix": ["developer"], "it_ops": ["it_engineer"]}),
+    ("grace", "Grace 周 (客户 customer)", 4, {}),
+    ("henry", "Henry 吴 (客户 customer)", 4, {}),
 ]  # fmt: skip
+
+
+def load_people(db: Any) -> tuple[list[int], list[int]]:
+    """The demo organisation (idempotent): departments, users (password ``demo``) and their roles
+    in the apps loaded; (user ids, department ids)."""
+    depts = [_department(db, name) for name in DEPARTMENTS]
+    ids = []
+    for username, name, dept, roles in USERS:
+        uid = user_id(db, username) or create_user(
+            db, username, name, password="demo", department_id=depts[dept], email=f"{username}@example.com"
+        )
+        ids.append(uid)
+        _give_roles(db, uid, roles)
+    return ids, depts
 
 
 def load_demo(platform: Any, tickets: int, seed: int, echo: Callable[[str], Any], progress: Callable) -> None:
     db, runtime = platform.db, platform.runtime
     rng = random.Random(seed)
-    depts = [create_department(db, name) for name in DEPARTMENTS]
-    ids = []
-    for username, name, dept in USERS:
-        uid = user_id(db, username) or create_user(
-            db, username, name, password="demo", department_id=depts[dept], email=f"{username}@example.com"
-        )
-        ids.append(uid)
-    _give_everyone_every_role(db, ids)
+    ids, depts = load_people(db)
     apps = [a["key"] for a in runtime.apps()]
     if not apps:
         echo("no apps loaded; run `gongdan import app_definitions/*.yaml` first")
@@ -62,10 +77,38 @@ def load_demo(platform: Any, tickets: int, seed: int, echo: Callable[[str], Any]
     echo(f"demo: {len(USERS)} users (password: demo), {tickets} tickets in {', '.join(apps)}")
 
 
-def _give_everyone_every_role(db: Any, user_ids: list[int]) -> None:
+def people_summary() -> list[str]:
+    """One line per demo user: login and what they do."""
+    out = []
+    for username, name, _dept, roles in USERS:
+        does = "; ".join(f"{app}: {', '.join(keys)}" for app, keys in roles.items()) or "customer (no role)"
+        out.append(f"  {username:<6} / demo   {name} — {does}")
+    return out
+
+
+def _department(db: Any, name: str) -> int:
+    with db.read() as conn:
+        found = conn.execute(
+            select(Department.id).where(Department.name == name, Department.parent_id.is_(None))
+        ).scalar()
+    return found or create_department(db, name)
+
+
+def _give_roles(db: Any, uid: int, roles: dict[str, list[str]]) -> None:
     with db.write() as conn:
-        roles = conn.execute(select(Role.id)).scalars().all()
-        have = set(conn.execute(select(RoleMember.role_id, RoleMember.user_id)).all())
-        rows = [{"role_id": r, "user_id": u} for r in roles for u in user_ids if (r, u) not in have]
+        wanted = [(app, key) for app, keys in roles.items() for key in keys]
+        if not wanted:
+            return
+        found = conn.execute(
+            select(Role.id, App.key, Role.key)
+            .join(App, App.id == Role.app_id)
+            .where(App.key.in_(list(roles)))
+        ).all()
+        have = set(conn.execute(select(RoleMember.role_id).where(RoleMember.user_id == uid)).scalars())
+        rows = [
+            {"role_id": rid, "user_id": uid}
+            for rid, app, key in found
+            if (app, key) in wanted and rid not in have
+        ]
         if rows:
             conn.execute(insert(RoleMember), rows)
