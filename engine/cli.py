@@ -323,6 +323,54 @@ def reports_rebuild(app: str | None) -> None:
 
 
 @main.group()
+def ticket() -> None:
+    """Look at one ticket."""
+
+
+@ticket.command("show")
+@click.argument("ref")
+@click.option(
+    "--at", "at", default=None, help="Show it as it was at this moment (ISO 8601, e.g. 2026-11-20T10:00)."
+)
+@click.option("--tz", default="Asia/Shanghai", show_default=True, help="Time zone of --at when it has none.")
+@friendly
+def ticket_show(ref: str, at: str | None, tz: str) -> None:
+    """Print ticket REF (its id or its number) as JSON: now, or as it was --at a moment."""
+    import dataclasses
+    import datetime as dt
+    import json
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import or_, select
+
+    from engine.errors import InputError, NotFoundError
+    from engine.reports.asof import ticket_as_of
+    from engine.store.models import Record
+
+    platform = _platform()
+    with platform.db.read() as conn:
+        rid = conn.execute(
+            select(Record.id).where(
+                or_(Record.number == ref, Record.id == (int(ref) if ref.isdigit() else -1))
+            )
+        ).scalar()
+    if rid is None:
+        raise NotFoundError("not_found", what="ticket", ident=ref)
+    if at is None:
+        out = dataclasses.asdict(platform.runtime.ticket(rid))
+    else:
+        try:
+            moment = dt.datetime.fromisoformat(at)
+        except ValueError:
+            raise InputError("cli.bad_moment", value=at) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=ZoneInfo(tz))
+        out = dataclasses.asdict(ticket_as_of(platform.db, rid, moment))
+    click.echo(json.dumps(out, ensure_ascii=False, indent=2, default=str))
+    platform.close()
+
+
+@main.group()
 def rules() -> None:
     """Rule engine: try rules before publishing."""
 

@@ -449,6 +449,10 @@ register(
             "en": "The database {url} is not set up or needs an upgrade. Run gongdan init (or gongdan migrate) first.",
         },
         "cli.valid": {"zh": "{file}:有效", "en": "{file}: valid"},
+        "cli.bad_moment": {
+            "zh": "无法识别时间 {value},请使用 ISO 8601 格式,例如 2026-11-20T10:00。",
+            "en": "Cannot read the moment {value}; use ISO 8601, e.g. 2026-11-20T10:00.",
+        },
         "cli.imported": {
             "zh": "已发布 {app} 版本 {version}。",
             "en": "Published {app} version {version}.",

@@ -166,3 +166,31 @@ def test_commands_on_a_database_never_set_up_say_to_run_init(tmp_path):
     result = CliRunner().invoke(main, ["import", str(APPS / "complaint.yaml")], env=env)
     assert result.exit_code == 2
     assert "gongdan init" in result.output and "Traceback" not in result.output
+
+
+def test_ticket_show_prints_a_ticket_now_and_as_it_was(gongdan, database_url):
+    import datetime as dt
+    import json
+
+    import time_machine
+
+    from engine.runtime import Runtime
+    from tests.support import complaint_form
+
+    db = Database(database_url)
+    runtime = Runtime(db)
+    runtime.publish(APPS / "complaint.yaml")
+    definition = runtime.definition("complaint")[1]
+    start = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC)
+    with time_machine.travel(start, tick=False):
+        ticket = runtime.submit("complaint", "complaint", complaint_form(definition, summary="先前的摘要"))
+    with time_machine.travel(start + dt.timedelta(hours=2), tick=False):
+        runtime.update(ticket.id, {"summary": "后来的摘要"})
+    db.dispose()
+    now = json.loads(gongdan("ticket", "show", ticket.number).output)
+    assert now["data"]["summary"] == "后来的摘要"
+    before = gongdan("ticket", "show", str(ticket.id), "--at", "2026-11-20T11:00")  # Shanghai: 03:00 UTC
+    assert json.loads(before.output)["data"]["summary"] == "先前的摘要"
+    bad = gongdan("ticket", "show", str(ticket.id), "--at", "yesterday")
+    assert bad.exit_code != 0 and "ISO 8601" in bad.output
+    assert gongdan("ticket", "show", "NOPE-1").exit_code != 0
