@@ -16,6 +16,7 @@ AREAS = (
     "server.api.attachments",
     "server.api.reports",
     "server.api.admin",
+    "server.api.rules",
     "server.api.openapi",
 )
 

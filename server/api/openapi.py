@@ -84,6 +84,9 @@ def operation_doc(op: Operation) -> tuple[str, dict[str, Any]]:
     if body is not None:
         codes.add(415)
     for code in sorted(codes):
+        if code < 400:  # another success answer (e.g. 200 for a repeated delivery)
+            doc["responses"][str(code)] = ok
+            continue
         doc["responses"][str(code)] = {
             "description": _STATUS_TEXT.get(code, "Error"),
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
