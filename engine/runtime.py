@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+import engine.attachments  # registers the reactor linking uploaded files to their tickets
 import engine.reports  # registers the reactor keeping ticket metrics in each command
 import engine.rules  # noqa: F401  (registers the rule engine's reactors and actions)
 from engine.definitions.diff import Change, diff
@@ -62,6 +63,23 @@ INSERT_RECORD = insert(R).returning(R.c.id)
 INSERT_INSTANCE = insert(FI).returning(FI.c.id)
 INSERT_TASK = insert(T).returning(T.c.id)
 INSERT_EVENTS = insert(E)
+#: Optimistic save of a record: the row version must be the one read; the changed columns come as
+#: parameters named after them (SQLAlchemy adds them to the SET clause and caches one form per set).
+SAVE_RECORD = (
+    update(R)
+    .where(R.c.id == bindparam("b_id"), R.c.row_version == bindparam("b_row_version"))
+    .values(row_version=R.c.row_version + 1, event_seq=bindparam("b_event_seq"))
+)
+RECORD = select(R).where(R.c.id == bindparam("record_id"))
+RECORD_FOR_UPDATE = RECORD.with_for_update()  # PostgreSQL: the row stays ours until commit
+ROLE_KEYS = (
+    select(Role.key)
+    .join(RoleMember, RoleMember.role_id == Role.id)
+    .where(RoleMember.user_id == bindparam("user_id"), Role.app_id == bindparam("app_id"))
+)
+USER_ROW = select(User.id, User.username, User.display_name, User.department_id, User.manager_id).where(
+    User.id == bindparam("user_id")
+)
 
 
 @dataclass(frozen=True)
@@ -486,10 +504,8 @@ class Runtime(FlowCommands):
         return next_value(conn, key)
 
     def _record(self, conn: Connection, record_id: int) -> Any:
-        q = select(R).where(R.c.id == record_id)
-        if conn.dialect.name == "postgresql":
-            q = q.with_for_update()
-        rec = conn.execute(q).first()
+        q = RECORD_FOR_UPDATE if conn.dialect.name == "postgresql" else RECORD
+        rec = conn.execute(q, {"record_id": record_id}).first()
         if rec is None:
             raise NotFoundError(what="ticket", ident=record_id)
         return rec
@@ -596,23 +612,13 @@ class Runtime(FlowCommands):
         return tspec.access(stage, roles)
 
     def _roles(self, conn: Connection, actor: int, app_id: int) -> list[str]:
-        return list(
-            conn.execute(
-                select(Role.key)
-                .join(RoleMember, RoleMember.role_id == Role.id)
-                .where(RoleMember.user_id == actor, Role.app_id == app_id)
-            ).scalars()
-        )
+        return list(conn.execute(ROLE_KEYS, {"user_id": actor, "app_id": app_id}).scalars())
 
     def _user(self, conn: Connection, actor: int | None, app_id: int, form: FormSpec) -> dict[str, Any]:
         """What ``user`` means in this app's expressions; loaded only when the form reads it."""
         if actor is None or not form.uses_user:
             return {"id": actor}
-        row = conn.execute(
-            select(User.id, User.username, User.display_name, User.department_id, User.manager_id).where(
-                User.id == actor
-            )
-        ).first()
+        row = conn.execute(USER_ROW, {"user_id": actor}).first()
         if row is None:
             return {"id": actor}
         roles = self._roles(conn, actor, app_id)
@@ -647,11 +653,8 @@ class Runtime(FlowCommands):
     def _save_record(
         self, conn: Connection, rec: Any, values: dict[str, Any], emitted: list[EmittedEvent]
     ) -> None:
-        done = conn.execute(
-            update(R)
-            .where(R.c.id == rec.id, R.c.row_version == rec.row_version)
-            .values(row_version=R.c.row_version + 1, event_seq=emitted[-1].seq, **values)
-        )
+        params = {"b_id": rec.id, "b_row_version": rec.row_version, "b_event_seq": emitted[-1].seq, **values}
+        done = conn.execute(SAVE_RECORD, params)
         if done.rowcount != 1:
             actual = conn.execute(select(R.c.row_version).where(R.c.id == rec.id)).scalar()
             raise ConflictError(number=rec.number, expected=rec.row_version, actual=actual)

@@ -294,7 +294,11 @@ def _inline(src: _Source, spec: FieldSpec, fdef: FieldDef, ctx: Mapping[str, Any
         )
         subject = "s" if strip else "v"
         length = "len(s := v.strip())" if strip else "len(v)"
-        tests = ["type(v) is str", f"{src.bind(max(lo or 0, 1))} <= {length} <= {src.bind(hi)}"]
+        tests = [
+            "type(v) is str",
+            "'\\x00' not in v",
+            f"{src.bind(max(lo or 0, 1))} <= {length} <= {src.bind(hi)}",
+        ]
         if rx is not None:
             tests.append(f"{src.bind(rx.fullmatch)}({subject}) is not None")
         return " and ".join(tests), subject

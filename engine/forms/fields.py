@@ -108,6 +108,8 @@ def _string_cleaner(default_pattern: str | None = None, code: str = "field.patte
                 if isinstance(value, bool) or not isinstance(value, int | float):
                     raise Invalid("field.not_text")
                 value = str(value)
+            if "\x00" in value:
+                raise Invalid("field.nul")
             if strip:
                 value = value.strip()
             n = len(value)

@@ -19,6 +19,7 @@ from engine.bootstrap import Platform, open_platform
 from engine.config import load_settings
 from engine.people import create_user, user_id
 from server import create_app
+from server.auth import login_limiter
 from tests.support import give_role
 
 
@@ -84,6 +85,7 @@ class Web:
 def web(database_url, tmp_path, complaint_app) -> Iterator[Web]:
     settings = load_settings({"GONGDAN_HOME": str(tmp_path), "DATABASE_URL": database_url})
     platform = open_platform(settings, immediate=True)
+    login_limiter._hits.clear()  # every test is a fresh site (the limiter is per process)
     site = Web(platform)
     site.user("admin", admin=True)
     yield site
