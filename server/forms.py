@@ -1,30 +1,32 @@
-"""Form pages: fill in a ticket type's form and submit it; the live state that form.js asks for.
+"""Generated forms on pages: posted fields as typed values, and the live state form.js asks for.
 
-The views stay thin: parse the posted fields into typed values (:func:`parse_form`), call the
-Runtime, render with :func:`engine.forms.render.render_form`. A rejected submission writes
-nothing and comes back with every problem beside its field (status 422).
+The portal (server/pages/portal.py) and the ticket page (server/pages/ticket.py) render a ticket
+type's form with :func:`engine.forms.render.render_form`; what a browser posts back is read here
+(:func:`parse_form`) into the values the JSON API would have been sent, then handed to the
+Runtime. ``/api/v1/forms/<app>/<ticket_type>/state`` answers what is visible, required and
+read-only for the values typed so far (form.js asks it on every change). The old address of the
+form, ``/forms/<app>/<ticket_type>``, now leads to the portal.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Mapping
 from itertools import takewhile
 from typing import Any
-from urllib.parse import urlencode
 
-from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
-from markupsafe import Markup
+from flask import Blueprint, g, jsonify, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from engine.definitions.model import FieldDef
-from engine.errors import FormError, InputError
-from engine.forms.render import form_styles, render_form
+from engine.errors import InputError
 from engine.forms.spec import Env
 from engine.forms.state import form_state
-from engine.i18n import t, text_of
+from engine.tickets import ticket_row
 from server.app import platform
+from server.auth import current
 
 bp = Blueprint("forms", __name__)
 
@@ -33,7 +35,9 @@ CELL_NAME = re.compile(r"^([a-z][a-z0-9_]*)\[(\d{1,6})\]\[([a-z][a-z0-9_]*)\]$")
 #: The browser's UTC offset, which form.js puts in the ``_tz`` field: ``+08:00``.
 ZONE = re.compile(r"^([+-])(\d{2}):(\d{2})$")
 DECIMAL = re.compile(r"^[+-]?\d+(\.\d+)?$")
-NO_INPUT = frozenset({"attachment", "image", "formula", "autonumber"})  # files: no upload store yet
+NO_INPUT = frozenset({"formula", "autonumber"})
+#: Files are uploaded first (POST /api/v1/attachments); the page posts the JSON references it got.
+FILE_TYPES = frozenset({"attachment", "image"})
 NUMERIC = frozenset({"number", "rating", "user", "department", "link"})
 _SKIP = object()
 
@@ -48,7 +52,9 @@ def parse_form(
     (the page sends a hidden ``false`` before each box); multi-selects and cascades are lists;
     ``items[3][qty]`` cells become rows, in index order, blank rows dropped; whole numbers and
     decimals become numbers (money stays text: it is exact); a date-time without a zone gets
-    ``tz`` (else the server's). Values that do not parse stay text, for the form to report.
+    ``tz`` (else the server's); attachment and image fields carry the JSON file references the
+    upload endpoint returned (one per input, or a list). Values that do not parse stay text, for
+    the form to report.
     """
     cells: dict[str, dict[int, MultiDict[str, Any]]] = {}
     for name, value in form.items(multi=True):
@@ -71,6 +77,8 @@ def parse_form(
 def _value(f: FieldDef, raw: list[str], tz: str | None) -> Any:
     if f.type in NO_INPUT:
         return _SKIP
+    if f.type in FILE_TYPES:
+        return _files(raw)
     if f.type == "checkbox":
         return raw[-1].strip().lower() in ("true", "on", "1") if raw else _SKIP
     if f.type == "multiselect":
@@ -88,6 +96,19 @@ def _value(f: FieldDef, raw: list[str], tz: str | None) -> Any:
     if f.type == "datetime":
         return _with_zone(text, tz)
     return text
+
+
+def _files(raw: list[str]) -> Any:
+    refs: list[Any] = []
+    for text in (v.strip() for v in raw):
+        if not text:
+            continue
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text  # not a reference: the form says so
+        refs.extend(value if isinstance(value, list) else [value])
+    return refs or _SKIP
 
 
 def _number(text: str) -> Any:
@@ -114,69 +135,12 @@ def _with_zone(text: str, tz: str | None) -> str:
 
 
 # --------------------------------------------------------------------------- views
-def _specs(app: str, ticket_type: str) -> tuple[Any, Any]:
-    """The running version's AppSpec and the TypeSpec of ``ticket_type`` (404 if unknown)."""
-    return platform().runtime.type_spec(app, ticket_type)
-
-
-def _lang_arg() -> dict[str, str]:
-    """Keep an explicit ``?lang=`` across redirects and links."""
-    return {"lang": request.args["lang"]} if request.args.get("lang") else {}
-
-
-def _lang_url(lang: str) -> str:
-    return request.path + "?" + urlencode({**request.args.to_dict(), "lang": lang})
-
-
-def _page(spec: Any, tspec: Any, status: int = 200, **content: Any) -> tuple[str, int]:
-    lang = g.lang
-    html = render_template(
-        "form_page.html",
-        lang=lang,
-        t=lambda code, **params: t(code, lang, **params),
-        title=text_of(tspec.definition.name, lang),
-        app_name=text_of(spec.app.name, lang),
-        styles=form_styles(),
-        lang_url=_lang_url,
-        **content,
-    )
-    return html, status
-
-
-@bp.route("/forms/<app>/<ticket_type>", methods=["GET", "POST"])
+@bp.get("/forms/<app>/<ticket_type>")
 def form_page(app: str, ticket_type: str):
-    """The empty form; on POST, submit it: a ticket and its number, or the form with its problems."""
-    spec, tspec = _specs(app, ticket_type)
-    values: dict[str, Any] | None = None
-    problems: list[Any] = []
-    if request.method == "POST":
-        values = parse_form(tspec.definition.form.fields, request.form, request.form.get("_tz"))
-        try:
-            ticket = platform().runtime.submit(app, ticket_type, values)
-        except FormError as exc:
-            problems = exc.problems
-        else:
-            where = url_for(
-                ".submitted", app=app, ticket_type=ticket_type, number=ticket.number, **_lang_arg()
-            )
-            return redirect(where, 303)
-    # What the submitter may fill in is what the flow's start node allows.
-    access = tspec.access(tspec.flow.start)
-    body = render_form(tspec, values, problems, g.lang, permissions=access, option_sets=spec.app.option_sets)
-    return _page(
-        spec,
-        tspec,
-        422 if problems else 200,
-        form_html=Markup(body),  # render_form has escaped every value
-        state_url=url_for(".live_state", app=app, ticket_type=ticket_type, **_lang_arg()),
-    )
-
-
-@bp.get("/forms/<app>/<ticket_type>/submitted")
-def submitted(app: str, ticket_type: str):
-    spec, tspec = _specs(app, ticket_type)
-    back = url_for(".form_page", app=app, ticket_type=ticket_type, **_lang_arg())
-    return _page(spec, tspec, number=request.args.get("number", "")[:64], back_url=back)
+    """The form's old address: the portal's page for a new ticket of this type."""
+    platform().runtime.type_spec(app, ticket_type)  # 404 for an unknown app or type
+    lang = {"lang": request.args["lang"]} if request.args.get("lang") else {}
+    return redirect(url_for("portal.new_ticket", app=app, ticket_type=ticket_type, **lang), 308)
 
 
 @bp.post("/api/v1/forms/<app>/<ticket_type>/state")
@@ -185,8 +149,12 @@ def live_state(app: str, ticket_type: str):
 
     Body: ``{"values": {key: value}}`` (typed, like the API), or ``{"form": [[name, value], …]}``
     (the page's fields as posted; form.js sends this and it is parsed like a submission).
+    With ``"ticket": id`` (the ticket page) the ticket's values the person may see fill in what
+    the page does not post (read-only fields). Signed-in people only: ``user`` in the form's
+    expressions is the one asking.
     """
-    _, tspec = _specs(app, ticket_type)
+    principal = current()
+    _, tspec = platform().runtime.type_spec(app, ticket_type)
     body = request.get_json(silent=True)
     if isinstance(body, Mapping) and isinstance(body.get("values"), Mapping):
         values = dict(body["values"])
@@ -198,5 +166,16 @@ def live_state(app: str, ticket_type: str):
         values = parse_form(tspec.definition.form.fields, form, form.get("_tz"))
     else:
         raise InputError("render.state_body")
-    env = Env(user={"id": None}, ticket={"app": app, "ticket_type": ticket_type})
+    if isinstance(body.get("ticket"), int) and not isinstance(body["ticket"], bool):
+        row = ticket_row(platform().runtime, principal, body["ticket"])  # 404 unless visible
+        if (row.app, row.ticket_type) == (app, ticket_type):
+            values = {**row.data, **values}
+    user = {
+        "id": principal.user_id,
+        "username": principal.username,
+        "name": principal.display_name,
+        "department": principal.department_id,
+        "roles": sorted(principal.roles_in(app)),
+    }
+    env = Env(user=user, ticket={"app": app, "ticket_type": ticket_type})
     return jsonify(form_state(tspec, values, env=env, lang=g.lang))

@@ -1,16 +1,25 @@
-/* Gongdan form page: tabs, sub-table rows, cascading selects and the live state of the form.
+/* Gongdan forms: tabs, sub-table rows, cascading selects, file uploads and the live state.
  *
  * The engine decides what is visible, required and read-only and computes the formulas: on
- * every change (debounced) this posts the form's fields to the page's data-state-url and shows
- * the answer. Nothing here evaluates a condition. No libraries. */
+ * every change (debounced) this posts the form's fields to the form's data-state-url and shows
+ * the answer. Nothing here evaluates a condition. Files are uploaded as soon as they are chosen
+ * (to data-upload-url); the form then posts the file references the upload returned, one hidden
+ * input each. Forms that htmx swaps in are set up too. No libraries. */
 (function () {
   "use strict";
 
   var DELAY_MS = 250;
 
+  function csrf() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  }
+
   /* Tabs: click or arrow keys select a tab and show its panel. */
   function setupTabs(root) {
     root.querySelectorAll("[data-tabs]").forEach(function (box) {
+      if (box.dataset.gdReady) return;
+      box.dataset.gdReady = "1";
       var tabs = Array.prototype.slice.call(box.querySelectorAll('[role="tab"]'));
       function select(tab) {
         tabs.forEach(function (other) {
@@ -112,10 +121,13 @@
       new FormData(form).forEach(function (value, name) {
         if (typeof value === "string") pairs.push([name, value]); // files are not sent
       });
+      var body = { form: pairs };
+      if (form.dataset.ticket) body.ticket = Number(form.dataset.ticket);
       fetch(url, {
         method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ form: pairs }),
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf() },
+        body: JSON.stringify(body),
       })
         .then(function (answer) { return answer.ok ? answer.json() : null; })
         .then(function (state) { if (state && asked === latest) showState(form, state); })
@@ -149,8 +161,100 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
-    setupTabs(document);
-    document.querySelectorAll("form[data-state-url]").forEach(setupForm);
-  });
+  /* Uploads: each chosen file goes to the upload endpoint at once; what it answers (the file's
+   * reference) is kept in a hidden input named like the field, shown with a remove button. */
+  function fileItem(list, hidden, label, removeText) {
+    var item = document.createElement("li");
+    var name = document.createElement("span");
+    name.textContent = label;
+    var remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "link";
+    remove.textContent = removeText;
+    remove.addEventListener("click", function () { item.remove(); });
+    item.appendChild(name);
+    item.appendChild(remove);
+    item.appendChild(hidden);
+    list.appendChild(item);
+    return item;
+  }
+
+  function setupUploads(form) {
+    var url = form.dataset.uploadUrl;
+    var removeText = form.dataset.textRemove || "×";
+    form.querySelectorAll('input[type="file"]').forEach(function (input) {
+      var key = input.getAttribute("name") || input.dataset.name;
+      if (!key) return;
+      input.dataset.name = key;
+      input.removeAttribute("name"); // the references are posted, not the files
+      var box = input.closest(".gd-field") || input.parentNode;
+      var shown = box.querySelector("ul.gd-files");
+      if (shown) shown.remove();
+      var list = document.createElement("ul");
+      list.className = "gd-upload-list";
+      var problem = document.createElement("p");
+      problem.className = "gd-upload-error";
+      problem.setAttribute("role", "alert");
+      problem.hidden = true;
+      input.insertAdjacentElement("afterend", problem);
+      input.insertAdjacentElement("afterend", list);
+      form.querySelectorAll("input.gd-file-ref").forEach(function (hidden) {
+        if (hidden.dataset.field !== key) return;
+        var ref = {};
+        try { ref = JSON.parse(hidden.value); } catch (e) { /* shown by its value */ }
+        fileItem(list, hidden, ref.name || hidden.value, removeText);
+      });
+      input.addEventListener("change", function () {
+        problem.hidden = true;
+        var files = Array.prototype.slice.call(input.files);
+        if (!input.multiple) list.innerHTML = "";
+        files.forEach(function (file) {
+          var hidden = document.createElement("input");
+          hidden.type = "hidden";
+          hidden.name = key;
+          var item = fileItem(list, hidden, file.name + " · " + (form.dataset.textUploading || "…"), removeText);
+          hidden.disabled = true;
+          var body = new FormData();
+          body.append("file", file, file.name);
+          fetch(url, {
+            method: "POST",
+            credentials: "same-origin",
+            headers: { "X-CSRF-Token": csrf(), Accept: "application/json" },
+            body: body,
+          })
+            .then(function (answer) {
+              return answer.json().then(function (data) { return { ok: answer.ok, data: data }; });
+            })
+            .then(function (result) {
+              if (!result.ok) throw new Error((result.data && result.data.message) || "");
+              var d = result.data;
+              hidden.value = JSON.stringify({ id: d.id, name: d.name, size: d.size, mime: d.mime });
+              hidden.disabled = false;
+              item.firstChild.textContent = d.name;
+            })
+            .catch(function (error) {
+              item.remove();
+              problem.textContent = (form.dataset.textFailed || "") + " " + file.name + " " + (error.message || "");
+              problem.hidden = false;
+            });
+        });
+        input.value = "";
+      });
+    });
+  }
+
+  function setup(root) {
+    setupTabs(root);
+    var forms = Array.prototype.slice.call(root.querySelectorAll("form[data-state-url], form[data-upload-url]"));
+    if (root.matches && root.matches("form[data-state-url], form[data-upload-url]")) forms.push(root);
+    forms.forEach(function (form) {
+      if (form.dataset.gdReady) return;
+      form.dataset.gdReady = "1";
+      if (form.dataset.stateUrl) setupForm(form);
+      if (form.dataset.uploadUrl) setupUploads(form);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { setup(document); });
+  document.addEventListener("htmx:load", function (event) { setup(event.detail.elt); });
 })();

@@ -1,36 +1,25 @@
-"""The form pages: render, submit (all problems beside their fields, or a ticket), live state."""
+"""Forms on pages: posted fields become typed values (also files), the live state answers form.js."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from engine.bootstrap import open_platform
-from engine.config import load_settings
 from engine.definitions.loader import load_definition
 from engine.definitions.model import FieldDef, freeze, text
 from engine.forms.state import form_state
 from engine.runtime import count_records
 from engine.specs import compile_app
 from engine.store.models import Record
-from server import create_app
 from server.forms import parse_form
+from tests.support import complaint_form
 
 ROOT = Path(__file__).resolve().parents[2]
-FORM = "/forms/complaint/complaint"
+PORTAL_NEW = "/portal/complaint/complaint/new"
 STATE = "/api/v1/forms/complaint/complaint/state"
-
-
-@pytest.fixture
-def site(database_url, tmp_path, complaint_app):
-    settings = load_settings({"GONGDAN_HOME": str(tmp_path), "DATABASE_URL": database_url})
-    platform = open_platform(settings, immediate=True)
-    yield create_app(platform).test_client(), platform
-    platform.close()
 
 
 def field_html(page: str, key: str) -> str:
@@ -67,95 +56,48 @@ def good_post(**changes: str) -> MultiDict:
     return data
 
 
-# --------------------------------------------------------------------------- pages
-def test_the_form_page_renders_in_the_language(site):
-    client, _ = site
-    en = client.get(FORM + "?lang=en")
-    zh = client.get(FORM, headers={"Accept-Language": "zh-CN"})
-    assert en.status_code == zh.status_code == 200
-    page = en.get_data(as_text=True)
-    assert '<html lang="en">' in page and "<h1>Customer complaint</h1>" in page
-    assert (
-        '<form method="post" novalidate data-state-url="/api/v1/forms/complaint/complaint/state?lang=en">'
-        in page
-    )
-    assert '<label for="f-customer" id="f-customer-label" class="gd-label">Customer' in page
-    assert '<script src="/static/form.js" defer></script>' in page and ".gd-grid" in page
-    assert "客户名称" in zh.get_data(as_text=True)
+@pytest.fixture
+def client(web):
+    web.user("cathy")
+    return web.client("cathy")
 
 
-def test_the_script_is_served(site):
-    client, _ = site
-    answer = client.get("/static/form.js")
+# --------------------------------------------------------------------------- the page's posts
+def test_the_script_is_served(web):
+    answer = web.anonymous().get("/assets/form.js")
     assert answer.status_code == 200 and "stateUrl" in answer.get_data(as_text=True)
     answer.close()
 
 
-def test_an_unknown_app_or_ticket_type_is_404(site):
-    client, _ = site
-    assert client.get("/forms/nope/complaint?lang=en").status_code == 404
-    answer = client.get("/forms/complaint/nope?lang=en")
-    assert answer.status_code == 404 and "nope" in answer.get_data(as_text=True)
-    as_json = client.get("/forms/complaint/nope?lang=en", headers={"Accept": "application/json"})
-    assert as_json.status_code == 404 and as_json.json["code"] == "runtime.unknown_ticket_type"
-
-
-def test_a_bad_post_shows_every_problem_beside_its_field_and_writes_nothing(site):
-    client, platform = site
-    data = good_post(customer="", phone="call me", refund="", summary="<script>alert(1)</script>")
-    data.setlist("product", [""])
-    data.setlist("items[0][qty]", ["0"])
-    data.setlist("items[0][sku]", [""])
-    answer = client.post(FORM + "?lang=en", data=data)
-    assert answer.status_code == 422
-    page = answer.get_data(as_text=True)
-    expected = {
-        "customer": "Customer is required.",
-        "phone": "Enter a valid phone number.",
-        "product": "Product / module is required.",
-        "refund": "Refund amount is required.",  # required_if: billing and P1
-    }
-    for key, message in expected.items():
-        wrapper = field_html(page, key)
-        assert f'<div class="gd-error" id="f-{key}-error" role="alert"><p>{message}</p>' in wrapper, key
-        assert 'aria-invalid="true"' in wrapper
-    items = field_html(page, "items")
-    assert 'id="f-items-0-qty-error" role="alert"><p>Must be at least 1.</p>' in items
-    assert 'id="f-items-0-sku-error" role="alert"><p>SKU is required.</p>' in items
-    assert "6 problem(s)" in page
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in field_html(page, "summary")  # the input is kept
-    assert '<option value="billing" selected>' in field_html(page, "category")
-    assert count_records(platform.db) == 0
-
-
-def test_a_good_post_creates_the_ticket_and_shows_its_number(site):
-    client, platform = site
-    answer = client.post(FORM + "?lang=en", data=good_post())
-    assert answer.status_code == 303
-    where = urlsplit(answer.headers["Location"])
-    assert where.path == FORM + "/submitted"
-    number = parse_qs(where.query)["number"][0]
-    assert number.startswith("TS-") and number.endswith("-0001")
-    assert parse_qs(where.query)["lang"] == ["en"]
-    shown = client.get(answer.headers["Location"]).get_data(as_text=True)
-    assert f"Ticket {number} has been submitted." in shown
-    assert count_records(platform.db) == 1
-    with platform.db.read() as conn:
+def test_a_posted_form_becomes_a_ticket_with_typed_values(web, client):
+    answer = client.post(PORTAL_NEW + "?lang=en", data=good_post())
+    assert answer.status_code == 303 and answer.headers["Location"].startswith("/tickets/")
+    assert count_records(web.db) == 1
+    with web.db.read() as conn:
         data = conn.execute(select(Record.data)).scalar_one()
     assert data["product"] == ["phone", "screen"]
     assert data["items"] == [{"sku": "A-1", "qty": 2, "price": "10.50"}]
     assert data["total"] == "21.00" and data["refund"] == "120.00" and data["vip"] is False
 
 
-def test_the_submitted_page_speaks_chinese_too(site):
-    client, _ = site
-    page = client.get(FORM + "/submitted?number=TS-202611-0042&lang=zh").get_data(as_text=True)
-    assert "工单 TS-202611-0042 已提交" in page
+def test_problems_in_sub_table_rows_are_shown_in_their_cells(web, client):
+    data = good_post(refund="")
+    data.setlist("items[0][qty]", ["0"])
+    data.setlist("items[0][sku]", [""])
+    answer = client.post(PORTAL_NEW + "?lang=en", data=data)
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    items = field_html(page, "items")
+    assert 'id="f-items-0-qty-error" role="alert"><p>Must be at least 1.</p>' in items
+    assert 'id="f-items-0-sku-error" role="alert"><p>SKU is required.</p>' in items
+    refund = field_html(page, "refund")
+    assert "<p>Refund amount is required.</p>" in refund  # required_if: billing and P1
+    assert '<option value="billing" selected>' in field_html(page, "category")
+    assert count_records(web.db) == 0
 
 
 # --------------------------------------------------------------------------- live state
-def test_the_state_endpoint_answers_like_form_state(site):
-    client, _ = site
+def test_the_state_endpoint_answers_like_form_state(client):
     tspec = compile_app(load_definition(ROOT / "app_definitions" / "complaint.yaml").app).types["complaint"]
     values = {"category": "billing", "priority": "P1", "items": [{"sku": "A", "qty": 3, "price": "2.50"}]}
     answer = client.post(STATE + "?lang=en", json={"values": values})
@@ -165,8 +107,7 @@ def test_the_state_endpoint_answers_like_form_state(site):
     assert answer.json["values"] == {"total": "7.50"}
 
 
-def test_the_state_endpoint_reads_the_pages_fields(site):
-    client, _ = site
+def test_the_state_endpoint_reads_the_pages_fields(client):
     pairs = [
         ["category", "quality"],
         ["items[0][sku]", "A"],
@@ -177,11 +118,26 @@ def test_the_state_endpoint_reads_the_pages_fields(site):
     assert not state["visible"]["refund"] and state["values"] == {"total": "5.00"}
 
 
-def test_the_state_endpoint_refuses_a_body_it_cannot_read(site):
-    client, _ = site
+def test_the_state_endpoint_fills_in_what_the_ticket_page_does_not_post(web, client):
+    """On the ticket page read-only fields are not posted: the ticket's own values count instead."""
+    form = complaint_form(web.runtime.definition("complaint")[1], category="billing", priority="P3")
+    ticket = web.runtime.submit("complaint", "complaint", form, actor=web.id("cathy"))
+    state = client.post(STATE, json={"form": [["priority", "P1"]], "ticket": ticket.id}).json
+    assert state["visible"]["refund"] and state["required"]["refund"]  # billing (the ticket's) and P1 (typed)
+    web.user("dora")
+    other = web.client("dora").post(STATE, json={"form": [], "ticket": ticket.id})
+    assert other.status_code == 404  # not a way to read someone else's ticket
+
+
+def test_the_state_endpoint_refuses_a_body_it_cannot_read(client):
     for body in ([1, 2], {"form": [["a"]]}, {"nothing": 1}):
         answer = client.post(STATE + "?lang=en", json=body)
         assert answer.status_code == 400 and answer.json["code"] == "render.state_body"
+
+
+def test_the_state_endpoint_answers_signed_in_people_only(web):
+    answer = web.anonymous().post(STATE, json={"values": {}})
+    assert answer.status_code == 401
 
 
 # --------------------------------------------------------------------------- parsing posts
@@ -202,6 +158,7 @@ FIELDS = (
     field("teams", "department", multiple=True),
     field("when", "datetime"),
     field("doc", "attachment"),
+    field("pics", "image", multiple=True),
     field("rows", "subtable", field("sku", "text"), field("qty", "number"), field("ok", "checkbox")),
 )
 
@@ -224,7 +181,9 @@ def test_posted_fields_become_typed_values():
             ("owner", "7"),
             ("teams", "3, 4，5"),
             ("when", "2026-12-01T09:30"),
-            ("doc", "report.pdf"),
+            ("doc", '{"id": "f1", "name": "report.pdf", "size": 10, "mime": "application/pdf"}'),
+            ("pics", '[{"id": "p1", "name": "a.png", "size": 1, "mime": "image/png"}]'),
+            ("pics", '{"id": "p2", "name": "b.png", "size": 2, "mime": "image/png"}'),
             ("rows[10][sku]", "B"),
             ("rows[2][sku]", "A"),
             ("rows[2][qty]", "1.5"),
@@ -246,13 +205,21 @@ def test_posted_fields_become_typed_values():
         "owner": 7,
         "teams": [3, 4, 5],
         "when": "2026-12-01T09:30:00+08:00",
+        "doc": [{"id": "f1", "name": "report.pdf", "size": 10, "mime": "application/pdf"}],
+        "pics": [
+            {"id": "p1", "name": "a.png", "size": 1, "mime": "image/png"},
+            {"id": "p2", "name": "b.png", "size": 2, "mime": "image/png"},
+        ],
         "rows": [{"sku": "A", "qty": 1.5, "ok": True}, {"sku": "B"}],
     }
 
 
 def test_empty_and_unreadable_fields():
-    form = MultiDict([("name", " "), ("count", "twelve"), ("tags", ""), ("path", ""), ("when", "soon")])
-    assert parse_form(FIELDS, form) == {"count": "twelve", "when": "soon"}  # the form reports these
+    form = MultiDict(
+        [("name", " "), ("count", "twelve"), ("tags", ""), ("path", ""), ("when", "soon"), ("doc", "x.pdf")]
+    )
+    expected = {"count": "twelve", "when": "soon", "doc": ["x.pdf"]}
+    assert parse_form(FIELDS, form) == expected  # the form reports these
     zoned = parse_form(FIELDS, MultiDict([("when", "2026-12-01T09:30-05:00")]), "+08:00")
     assert zoned == {"when": "2026-12-01T09:30-05:00"}
     local = parse_form(FIELDS, MultiDict([("when", "2026-12-01T09:30")]), "nonsense")["when"]
