@@ -27,7 +27,7 @@ from flask import Blueprint, request
 from jsonschema import Draft202012Validator
 from werkzeug.exceptions import UnsupportedMediaType
 
-from engine.errors import InputError, Problem
+from engine.errors import InputError, NotFoundError, Problem
 from engine.i18n import register
 from server.auth import current, require_scope
 
@@ -43,6 +43,10 @@ register(
         "api.query_invalid": {
             "zh": "查询参数有 {count} 处错误:",
             "en": "The query parameters have {count} problem(s):",
+        },
+        "api.query_required": {
+            "zh": "缺少查询参数 {name}。",
+            "en": "The query parameter {name} is missing.",
         },
         "api.bad_cursor": {
             "zh": "分页游标无效,请从第一页重新开始(去掉 cursor 参数)。",
@@ -87,6 +91,9 @@ ERROR_SCHEMA: dict[str, Any] = {
     },
 }
 
+#: The largest id any table holds (INTEGER columns on PostgreSQL); larger path ids are 404 at once.
+MAX_ID = 2**31 - 1
+
 Schema = Mapping[str, Any] | Callable[..., Mapping[str, Any]] | None
 
 
@@ -108,6 +115,10 @@ class Operation:
     #: a non-JSON request body (upload): its media types
     consumes: tuple[str, ...] = ()
     description: str = ""
+    #: request headers the operation reads: name → {"schema", "required", "description"} (documentation)
+    headers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: query parameters that must be given
+    required_query: tuple[str, ...] = ()
 
 
 OPERATIONS: list[Operation] = []
@@ -128,6 +139,8 @@ def api(
     produces: tuple[str, ...] = (),
     consumes: tuple[str, ...] = (),
     description: str = "",
+    headers: Mapping[str, Mapping[str, Any]] | None = None,
+    required_query: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare an API endpoint (see the module text)."""
 
@@ -152,10 +165,13 @@ def api(
 
         @functools.wraps(fn)
         def view(**kwargs: Any) -> Any:
+            for name, value in kwargs.items():
+                if type(value) is int and value > MAX_ID:  # no row has it; the database would refuse it
+                    raise NotFoundError("not_found", what=name, ident=value)
             if scope is not None:
                 require_scope(scope)
             if query_validators:
-                kwargs["q"] = parse_query(op.query, query_validators)
+                kwargs["q"] = parse_query(op.query, query_validators, op.required_query)
             if body is not None:
                 schema = body(**kwargs) if callable(body) else body
                 kwargs["data"] = json_body(schema)
@@ -194,12 +210,16 @@ def schema_problems(schema: Mapping[str, Any], data: Any, prefix: str = "") -> l
     return out
 
 
-def parse_query(spec: Mapping[str, Mapping[str, Any]], validators: Mapping[str, Any]) -> dict[str, Any]:
+def parse_query(
+    spec: Mapping[str, Mapping[str, Any]], validators: Mapping[str, Any], required: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """Query parameters typed by their schema (integer, boolean, array of strings, string)."""
     out: dict[str, Any] = {}
     problems: list[Problem] = []
     for name, schema in spec.items():
         if name not in request.args:
+            if name in required:
+                problems.append(Problem(name, "api.query_required", {"name": name}))
             if "default" in schema:
                 out[name] = schema["default"]
             continue

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, render_template_string, url_for
 
-from server.api.core import ERROR_SCHEMA, OPERATIONS, Operation, api
+from server.api.core import ERROR_SCHEMA, MAX_ID, OPERATIONS, Operation, api
 
 docs_bp = Blueprint("api_docs", __name__)
 
@@ -30,7 +30,9 @@ _STATUS_TEXT = {
 def _path(rule: str) -> tuple[str, list[dict[str, Any]]]:
     params = []
     for kind, name in _PARAM.findall(rule):
-        schema: dict[str, Any] = {"type": "integer", "minimum": 1} if kind == "int" else {"type": "string"}
+        schema: dict[str, Any] = (
+            {"type": "integer", "minimum": 1, "maximum": MAX_ID} if kind == "int" else {"type": "string"}
+        )
         if kind != "int":
             schema["pattern"] = "^[^/]+$" if kind != "path" else ".+"
             schema["minLength"] = 1
@@ -49,8 +51,18 @@ def _schema(value: Any) -> dict[str, Any] | None:
 def operation_doc(op: Operation) -> tuple[str, dict[str, Any]]:
     path, params = _path(op.rule)
     params += [
-        {"name": name, "in": "query", "required": False, "schema": dict(schema)}
+        {"name": name, "in": "query", "required": name in op.required_query, "schema": dict(schema)}
         for name, schema in op.query.items()
+    ]
+    params += [
+        {
+            "name": name,
+            "in": "header",
+            "required": bool(h.get("required")),
+            "schema": dict(h.get("schema") or {"type": "string"}),
+            **({"description": h["description"]} if h.get("description") else {}),
+        }
+        for name, h in op.headers.items()
     ]
     doc: dict[str, Any] = {
         "operationId": op.name,
@@ -72,7 +84,8 @@ def operation_doc(op: Operation) -> tuple[str, dict[str, Any]]:
             "content": {m: {"schema": {"type": "string", "format": "binary"}} for m in op.consumes},
         }
     if op.produces:
-        ok = {"description": "OK", "content": {m: {"schema": {"type": "string"}} for m in op.produces}}
+        shape = _schema(op.response) or {"type": "string"}  # e.g. YAML: what the text parses to
+        ok = {"description": "OK", "content": {m: {"schema": shape} for m in op.produces}}
     else:
         ok = {"description": "OK", "content": {"application/json": {"schema": _schema(op.response) or {}}}}
     doc["responses"][str(op.status)] = ok

@@ -326,6 +326,12 @@ def _expected_version() -> int | None:
     status=201,
     response=TICKET_SCHEMA,
     errors=(404, 413, 422),
+    headers={
+        "Idempotency-Key": {
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            "description": "Send the same key again (e.g. a retry) and get the first ticket back.",
+        }
+    },
 )
 def ticket_create(key: str, ticket_type: str, data: Any):
     """Create a ticket from its form fields (the ticket type's schema.json), as the caller. Send an
@@ -382,6 +388,13 @@ def ticket_get(ticket_id: int):
     body={"type": "object", "description": "Some form fields: only those you may edit at this stage"},
     response=TICKET_SCHEMA,
     errors=(403, 404, 412, 413, 422, 428),
+    headers={
+        "If-Match": {
+            "required": True,
+            "schema": {"type": "string", "maxLength": 100},
+            "description": 'The ETag read with the ticket, e.g. "3" (412 when the ticket changed since).',
+        }
+    },
 )
 def ticket_update(ticket_id: int, data: Any):
     """Change some fields. If-Match must carry the ETag you read (428 without it, 412 when the ticket
@@ -494,6 +507,7 @@ def ticket_events(ticket_id: int, q: dict[str, Any]):
     summary="A ticket as it was at a moment",
     tag="tickets",
     query={"at": DATE_TIME},
+    required_query=("at",),
     response=AS_OF_SCHEMA,
     errors=(404,),
 )
