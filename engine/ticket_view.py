@@ -36,6 +36,16 @@ LIVE = ("open", "waiting")
 GENERIC_ACTIONS = ("complete", "approve", "reject", "done")
 
 
+def shown_actions(flow: Any, node_id: str) -> list[str]:
+    """The buttons of a task: its flow actions, without the generic complete/approve when every way
+    out of the node has a name of its own (the engine still accepts it; a second button would only
+    repeat the named one)."""
+    keys = stepping.available_actions(flow, node_id)
+    if all(e.action for e in flow.outgoing[node_id]):
+        keys = [k for k in keys if k not in ("complete", "approve")] or keys
+    return keys
+
+
 @dataclass(frozen=True)
 class Choice:
     """One thing to choose (an action, a node to return to): its key and its label."""
@@ -215,7 +225,7 @@ def _tasks(
             if r.kind == "todo":
                 keys_ = ["done"]
             elif node is not None:
-                keys_ = stepping.available_actions(flow, r.node_id)
+                keys_ = shown_actions(flow, r.node_id)
             else:
                 keys_ = []
             actions = tuple(Choice(a, action_label(spec, tspec, r.node_id, a)) for a in keys_)
