@@ -92,7 +92,11 @@ def create_app(platform: Platform | None = None, config: dict[str, Any] | None =
             "message": t(code, g.get("lang")) if known(code) else exc.description,
             "problems": [],
         }
-        return error_response(body, exc.code or 500)
+        response = error_response(body, exc.code or 500)
+        if exc.code == 405 and "Allow" in dict(exc.get_headers()):  # say which methods are allowed
+            response = app.make_response(response)
+            response.headers["Allow"] = dict(exc.get_headers())["Allow"]
+        return response
 
     @app.errorhandler(Exception)
     def _crash(exc: Exception):

@@ -126,3 +126,9 @@ def test_each_ticket_type_publishes_the_json_schema_of_its_form(client):
     assert schema["properties"]["customer"]["title"] == "Customer"
     assert "customer" in schema["required"]
     assert client.get("/api/v1/apps/complaint/ticket_types/nope/schema.json").status_code == 404
+
+
+def test_a_wrong_method_says_which_methods_are_allowed(client):
+    answer = client.delete("/api/v1/apps")
+    assert answer.status_code == 405 and "GET" in answer.headers["Allow"]
+    assert answer.json["code"] == "http.405"
