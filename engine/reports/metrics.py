@@ -56,13 +56,18 @@ class TypeFacts:
     paused_nodes: frozenset[str]  # stages marked sla_paused (waiting on the customer)
     satisfaction_field: str | None  # the rating field whose value is the satisfaction score
     default_calendar: str  # the app's calendar (settings.calendar), until an SLA names one
+    #: approval stages: their approvers and pools are reviewers, not the ticket's owner or team
+    approval_nodes: frozenset[str] = frozenset()
 
 
 def type_facts(spec: Any, ticket_type: str) -> TypeFacts:
     """The :class:`TypeFacts` of ``ticket_type`` in a compiled app spec."""
     tspec = spec.types[ticket_type]
     paused = frozenset(k for k, node in tspec.flow.nodes.items() if node.get("sla_paused"))
-    return TypeFacts(paused, satisfaction_field(tspec.definition), _calendar_key(spec.app.settings))
+    approvals = frozenset(k for k, node in tspec.flow.nodes.items() if node.type == "approval")
+    return TypeFacts(
+        paused, satisfaction_field(tspec.definition), _calendar_key(spec.app.settings), approvals
+    )
 
 
 def satisfaction_field(tt: Any) -> str | None:
@@ -103,6 +108,7 @@ def new_state(facts: TypeFacts) -> dict[str, Any]:
         "waiting_us": 0,
         "stages": {},  # node -> [visits, us, business_hours]
         "tasks": {},  # task id -> [assignee, since_us | None]
+        "reviews": [],  # ids of approval tasks (their holders do not become the owner)
         "people": {},  # user id -> [tasks, us, business_hours]
         "transfers": 0,
         "returns": 0,
@@ -184,7 +190,7 @@ def _hold(state: dict[str, Any], task: str, user: int | None, at: int) -> None:
     state["tasks"][task] = [user, at if user is not None else None]
     if user is not None:
         state["people"].setdefault(str(user), [0, 0, 0.0])[0] += 1
-        if user != state["creator"]:
+        if user != state["creator"] and task not in state.get("reviews", ()):
             state["owner"] = user
 
 
@@ -200,8 +206,10 @@ def _release(state: dict[str, Any], task: str, at: int) -> None:
 def _task_created(state: dict[str, Any], facts: TypeFacts, e: Fact, at: int) -> None:
     p = e.payload
     task = str(p.get("task"))
+    if p.get("node") in facts.approval_nodes:
+        state.setdefault("reviews", []).append(task)
     team = p.get("team") or (p.get("pool") or {}).get("role")
-    if team:
+    if team and task not in state.get("reviews", ()):
         state["team"] = str(team)
     waiting = p.get("status") == "waiting"
     state["tasks"][task] = [None, None]
@@ -223,7 +231,7 @@ def _task_moved(state: dict[str, Any], facts: TypeFacts, e: Fact, at: int) -> No
     _hold(state, str(p.get("task")), user, at)
     if e.type in TRANSFERS:
         state["transfers"] += 1
-        if p.get("team"):
+        if p.get("team") and str(p.get("task")) not in state.get("reviews", ()):
             state["team"] = str(p["team"])
 
 
@@ -235,6 +243,8 @@ def _task_done(state: dict[str, Any], facts: TypeFacts, e: Fact, at: int) -> Non
     task = str(e.payload.get("task"))
     _release(state, task, at)
     state["tasks"].pop(task, None)
+    if task in state.get("reviews", ()):
+        state["reviews"].remove(task)
 
 
 def _returned(state: dict[str, Any], facts: TypeFacts, e: Fact, at: int) -> None:

@@ -147,17 +147,17 @@ def test_the_complaint_reports_match_hand_computed_numbers(shipped):
     def run(report, *measures):
         return table(s.run("complaint", "complaint", report), *measures)
 
-    # Both closed complaints end with the support lead's countersign: their team is its role pool.
+    # Both closed complaints were handled by the billing team (the countersign reviews, it does not own).
     assert run(
         "by_team_month", "count", "avg_resolution_hours", "p90_resolution_hours", "rate_sla_breached"
     ) == {
-        ("客服主管", "2026-12"): approx((2, 4.5, 3 + 0.9 * 3, 0.0)),  # C1 6 h, C4 3 h
+        ("账务组", "2026-12"): approx((2, 4.5, 3 + 0.9 * 3, 0.0)),  # C1 6 h, C4 3 h
         ("物流组", "2026-12"): (1, None, None, 1.0),  # C2 breached
         ("客服公共池", "2026-12"): (1, None, None, 0.0),  # C3 waits at triage
     }
     assert run("by_person", "count", "avg_resolution_business_hours", "median_resolution_business_hours",
                "rate_sla_breached") == {
-        "Lead": approx((2, (4.5 + 3) / 2, 3.75, 0.0)),  # C1 09:00–15:00 less lunch; C4 09:00–12:00
+        "Bill": approx((2, (4.5 + 3) / 2, 3.75, 0.0)),  # C1 09:00–15:00 less lunch; C4 09:00–12:00
         "Dan": (1, None, None, 1.0),
         "Pam": (1, None, None, 0.0),
     }  # fmt: skip
@@ -171,7 +171,7 @@ def test_the_complaint_reports_match_hand_computed_numbers(shipped):
         "服务 App / 支付": (1, None),
     }
     assert run("satisfaction_by_team", "avg_satisfaction", "satisfied_rate", "count") == {
-        "客服主管": (4.0, 0.5, 2)
+        "账务组": (4.0, 0.5, 2)
     }
     assert run("open_by_stage") == {"处理": 1, "受理分派": 1}
     kpi = s.run("complaint", "complaint", "weekly_kpi")
@@ -238,18 +238,19 @@ def test_the_it_reports_match_hand_computed_numbers(shipped):
         ("硬件", "2026-12"): (1, None, 0.0, 1),
         ("账号", "2026-12"): (1, None, 0.0, 1),
     }
-    # I1 ended with the IT lead's sign-off (its role pool is its last team); the others wait for theirs
+    # I1's last work was the service desk's asset record (the IT lead's sign-off reviews it); the
+    # others wait for their teams
     by_team = run("by_team", "count", "avg_resolution_business_hours", "p90_resolution_business_hours",
                   "rate_sla_breached", "avg_satisfaction")  # fmt: skip
     assert by_team == {
-        "IT 主管": (1, 3.5, 3.5, 0.0, 4.0),
+        "服务台值班": (1, 3.5, 3.5, 0.0, 4.0),
         "桌面支持组": (1, None, None, 0.0, None),
         "账号权限组": (1, None, None, 0.0, None),
     }
     assert run(
         "by_engineer", "count", "avg_resolution_business_hours", "rate_sla_breached", "sum_transfers"
     ) == {
-        "Li": (1, 3.5, 0.0, 0),
+        "Sd": (1, 3.5, 0.0, 0),  # the service desk recorded I1's asset last (Li only signed it off)
         "Desk": (1, None, 0.0, 0),
         "Ian": (1, None, 0.0, 0),
     }
