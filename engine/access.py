@@ -16,11 +16,23 @@ Scopes (a role's ``scope`` in the app definition; people without a role of the a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, and_, cast, exists, func, literal, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.engine import Connection
 
 from engine.store.models import App, Department, Role, RoleMember, Task, User, Watcher
@@ -61,27 +73,63 @@ class Principal:
         return bool(self.roles_in(app_key) & set(roles))
 
 
+#: The columns :func:`principal_from_rows` reads: the user's, then one role (app key, role key, scope)
+#: a row — None when the user has no role (the roles are outer-joined).
+PRINCIPAL_COLUMNS = (
+    U.c.id.label("user_id"),
+    U.c.username,
+    U.c.display_name,
+    U.c.is_admin,
+    U.c.department_id,
+    U.c.lang,
+    U.c.tz,
+    A.c.key.label("role_app"),
+    RT.c.key.label("role_key"),
+    RT.c.scope.label("role_scope"),
+)
+
+
+def with_roles(users: FromClause) -> FromClause:
+    """``users`` (a FROM clause containing the users table) outer-joined to the user's roles and
+    their apps, for :data:`PRINCIPAL_COLUMNS`."""
+    return (
+        users.outerjoin(RM, RM.c.user_id == U.c.id)
+        .outerjoin(RT, RT.c.id == RM.c.role_id)
+        .outerjoin(A, A.c.id == RT.c.app_id)
+    )
+
+
+#: One statement for a user and all their roles (built once: only its parameter changes).
+_PRINCIPAL = (
+    select(*PRINCIPAL_COLUMNS)
+    .select_from(with_roles(U))
+    .where(U.c.id == bindparam("user_id"), U.c.is_active.is_(True))
+)
+
+
 def load_principal(conn: Connection, user_id: int) -> Principal | None:
-    """The active user ``user_id`` with their roles and scopes per app; None if unknown or inactive."""
-    row = conn.execute(
-        select(
-            U.c.id, U.c.username, U.c.display_name, U.c.is_admin, U.c.department_id, U.c.lang, U.c.tz
-        ).where(U.c.id == user_id, U.c.is_active.is_(True))
-    ).first()
-    if row is None:
+    """The active user ``user_id`` with their roles and scopes per app; None if unknown or inactive.
+    One query (the user outer-joined to their roles), plus the department tree when they have one."""
+    return principal_from_rows(conn, conn.execute(_PRINCIPAL, {"user_id": user_id}).all())
+
+
+def principal_from_rows(conn: Connection, rows: Sequence[Any]) -> Principal | None:
+    """The Principal of rows carrying :data:`PRINCIPAL_COLUMNS` (one user; one row per role, or one
+    row without a role); None for no rows."""
+    if not rows:
         return None
+    row = rows[0]
     roles: dict[str, set[str]] = {}
     scopes: dict[str, str] = {}
-    for app_key, role_key, scope in conn.execute(
-        select(A.c.key, RT.c.key, RT.c.scope)
-        .select_from(RM.join(RT, RT.c.id == RM.c.role_id).join(A, A.c.id == RT.c.app_id))
-        .where(RM.c.user_id == user_id)
-    ):
+    for found in rows:
+        app_key, role_key, scope = found.role_app, found.role_key, found.role_scope
+        if app_key is None or role_key is None:  # no role, or a role of no app
+            continue
         roles.setdefault(app_key, set()).add(role_key)
         if _WIDTH.get(scope, 0) > _WIDTH.get(scopes.get(app_key, "own"), 0):
             scopes[app_key] = scope
     return Principal(
-        user_id=row.id,
+        user_id=row.user_id,
         username=row.username,
         display_name=row.display_name,
         is_admin=bool(row.is_admin),

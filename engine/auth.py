@@ -17,9 +17,10 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
+from engine.access import PRINCIPAL_COLUMNS, Principal, principal_from_rows, with_roles
 from engine.errors import GongdanError
 from engine.i18n import register
 from engine.people import check_password
@@ -170,12 +171,51 @@ def session(db: Database, token: str | None) -> SessionInfo | None:
         ).first()
     if row is None or row.expires_at <= now or row.created_at + SESSION_MAX <= now:
         return None
+    return SessionInfo(row.user_id, row.csrf_token, _touch_session(db, row.id, row, now))
+
+
+def _touch_session(db: Database, session_id: int, row: Any, now: dt.datetime) -> dt.datetime:
+    """Push a session's idle expiry on, at most once every TOUCH_EVERY: its expiry."""
     expires = row.expires_at
     if now - row.last_seen_at >= TOUCH_EVERY:
         expires = min(now + SESSION_IDLE, row.created_at + SESSION_MAX)
         with db.write() as conn:
-            conn.execute(update(S).where(S.c.id == row.id).values(last_seen_at=now, expires_at=expires))
-    return SessionInfo(row.user_id, row.csrf_token, expires)
+            conn.execute(update(S).where(S.c.id == session_id).values(last_seen_at=now, expires_at=expires))
+    return expires
+
+
+#: A session and its user with their roles, in one statement (see :func:`session_principal`).
+_SESSION_PRINCIPAL = (
+    select(
+        S.c.id.label("session_id"),
+        S.c.csrf_token,
+        S.c.expires_at,
+        S.c.last_seen_at,
+        S.c.created_at,
+        *PRINCIPAL_COLUMNS,
+    )
+    .select_from(with_roles(S.join(U, U.c.id == S.c.user_id)))
+    .where(S.c.token_hash == bindparam("token_hash"), U.c.is_active.is_(True))
+)
+
+
+def session_principal(db: Database, token: str | None) -> tuple[SessionInfo, Principal] | None:
+    """What :func:`session` gives, with the signed-in user as a Principal (engine.access), read in
+    one query (the session, its user and their roles) — what every page request needs."""
+    if not token:
+        return None
+    now = utcnow()
+    with db.read() as conn:
+        rows = conn.execute(_SESSION_PRINCIPAL, {"token_hash": digest(token)}).all()
+        if not rows:
+            return None
+        row = rows[0]
+        if row.expires_at <= now or row.created_at + SESSION_MAX <= now:
+            return None
+        principal = principal_from_rows(conn, rows)
+    assert principal is not None  # the rows are the user's
+    info = SessionInfo(row.user_id, row.csrf_token, _touch_session(db, row.session_id, row, now))
+    return info, principal
 
 
 def logout(db: Database, token: str | None) -> None:
@@ -238,12 +278,54 @@ def token(db: Database, presented: str | None) -> TokenInfo | None:
             .select_from(TK.join(U, U.c.id == TK.c.user_id))
             .where(TK.c.token_hash == digest(presented), U.c.is_active.is_(True))
         ).first()
-    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+    if row is None or not _live_token(row, now):
         return None
-    if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
-        with db.write() as conn:
-            conn.execute(update(TK).where(TK.c.id == row.id).values(last_used_at=now))
+    _touch_token(db, row.id, row.last_used_at, now)
     return TokenInfo(row.id, row.user_id, frozenset(row.scopes or ()))
+
+
+def _live_token(row: Any, now: dt.datetime) -> bool:
+    return row.revoked_at is None and (row.expires_at is None or row.expires_at > now)
+
+
+def _touch_token(db: Database, token_id: int, last_used: dt.datetime | None, now: dt.datetime) -> None:
+    """Note when a token was last used, at most once every TOUCH_EVERY (not a write per request)."""
+    if last_used is None or now - last_used >= TOUCH_EVERY:
+        with db.write() as conn:
+            conn.execute(update(TK).where(TK.c.id == token_id).values(last_used_at=now))
+
+
+#: A token and its user with their roles, in one statement (see :func:`token_principal`).
+_TOKEN_PRINCIPAL = (
+    select(
+        TK.c.id.label("token_id"),
+        TK.c.scopes,
+        TK.c.expires_at,
+        TK.c.revoked_at,
+        TK.c.last_used_at,
+        *PRINCIPAL_COLUMNS,
+    )
+    .select_from(with_roles(TK.join(U, U.c.id == TK.c.user_id)))
+    .where(TK.c.token_hash == bindparam("token_hash"), U.c.is_active.is_(True))
+)
+
+
+def token_principal(db: Database, presented: str | None) -> tuple[TokenInfo, Principal] | None:
+    """What :func:`token` gives, with the token's user as a Principal (engine.access), read in one
+    query (the token, its user and their roles) — what every API request with a token needs.
+    Nothing is cached: a revoked token, a deactivated user or a changed role counts at once."""
+    if not presented or not presented.startswith(TOKEN_PREFIX):
+        return None
+    now = utcnow()
+    with db.read() as conn:
+        rows = conn.execute(_TOKEN_PRINCIPAL, {"token_hash": digest(presented)}).all()
+        if not rows or not _live_token(rows[0], now):
+            return None
+        principal = principal_from_rows(conn, rows)
+    assert principal is not None  # the rows are the user's
+    row = rows[0]
+    _touch_token(db, row.token_id, row.last_used_at, now)
+    return TokenInfo(row.token_id, row.user_id, frozenset(row.scopes or ())), principal
 
 
 def tokens(db: Database, user_id: int) -> list[dict[str, Any]]:

@@ -33,6 +33,7 @@ bp = Blueprint("auth", __name__)
 COOKIE = "gongdan_session"
 LANG_COOKIE = "gongdan_lang"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+ALL_SCOPES = frozenset(auth.TOKEN_SCOPES)  # what a signed-in session may do
 #: Paths a cookie-less, token-less client may write to: login itself and signed inbound webhooks.
 CSRF_EXEMPT_PREFIXES = ("/api/v1/auth/login", "/login", "/inbound/", "/api/v1/inbound/")
 LOGIN_LIMIT = 10  # attempts per client address
@@ -82,19 +83,19 @@ def authenticate() -> None:
     db = platform().db
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
-        found = auth.token(db, header[7:].strip())
+        found = auth.token_principal(db, header[7:].strip())  # one query: token, user, roles
         if found is None:
             raise auth.AuthError("auth.bad_token")
-        g.auth, g.scopes = "token", found.scopes
-        g.principal = _principal(found.user_id)
+        g.auth, g.scopes = "token", found[0].scopes
+        g.principal = found[1]
         return
     cookie = request.cookies.get(COOKIE)
     if cookie:
-        info = auth.session(db, cookie)
-        if info is not None:
+        signed_in = auth.session_principal(db, cookie)  # one query: session, user, roles
+        if signed_in is not None:
+            info, g.principal = signed_in
             g.auth, g.csrf = "session", info.csrf_token
-            g.scopes = frozenset(auth.TOKEN_SCOPES)
-            g.principal = _principal(info.user_id)
+            g.scopes = ALL_SCOPES
         else:
             g.session_expired = True
     if request.method in UNSAFE and g.auth == "session" and not request.path.startswith(CSRF_EXEMPT_PREFIXES):
