@@ -200,9 +200,22 @@ def json_body(schema: Mapping[str, Any] | None = None) -> Any:
     return data
 
 
+_VALIDATORS: dict[int, tuple[Mapping[str, Any], Draft202012Validator]] = {}
+
+
+def _validator(schema: Mapping[str, Any]) -> Draft202012Validator:
+    """One validator per schema object (declared schemas live as long as the process)."""
+    found = _VALIDATORS.get(id(schema))
+    if found is None or found[0] is not schema:
+        found = _VALIDATORS[id(schema)] = (schema, Draft202012Validator(schema))
+        if len(_VALIDATORS) > 1000:
+            _VALIDATORS.clear()
+    return found[1]
+
+
 def schema_problems(schema: Mapping[str, Any], data: Any, prefix: str = "") -> list[Problem]:
     out = []
-    for err in sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: list(map(str, e.path))):
+    for err in sorted(_validator(schema).iter_errors(data), key=lambda e: list(map(str, e.path))):
         path = prefix + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
         out.append(Problem(path.lstrip(".") or "(body)", "api.schema_problem", {"reason": err.message[:300]}))
         if len(out) >= 50:
