@@ -6,8 +6,9 @@ any other exception counts as a temporary failure too (logged with its URLs mask
 
 Channels: ``webhook`` (signed JSON POST), ``email`` (SMTP), ``sms`` (a JSON gateway or Aliyun),
 ``dingtalk``/``wecom``/``feishu`` (group robots, as message cards with a link to the ticket) and
-``admin`` (flow errors, mailed to the active admins). Their settings come from the environment at
-send time (engine.config; docs/channels.md); every HTTP call goes through the outbound guard.
+``admin`` (flow errors, mailed to the active admins). Their addresses are read at send time through
+engine.channel_settings.channel_url: an admin's setting first, else the environment (engine.config;
+docs/channels.md); every HTTP call goes through the outbound guard.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
+from engine.channel_settings import channel_url
 from engine.config import ROBOT_PREFIX, Settings, load_settings, redact
 from engine.i18n import Message, current_lang, t, text_of
 from engine.jobs.outbound import (
@@ -178,7 +180,7 @@ class SmtpConfig:
 
 
 def smtp_config(settings: Settings | None = None) -> SmtpConfig:
-    url = (settings or load_settings()).smtp_url
+    url = channel_url(None, settings or load_settings(), "smtp")
     if not url:
         raise DeliveryError.of("channel.smtp_not_configured", True)
     return SmtpConfig.parse(url)
@@ -293,7 +295,7 @@ def send_admin(payload: dict[str, Any], idempotency_key: str, timeout: float) ->
     settings = load_settings()
     ticket, code, message = payload.get("ticket"), payload.get("code"), payload.get("message") or {}
     where = ", ".join(f"{k}={v}" for k, v in payload.items() if k not in ("ticket", "code", "message")) or "-"
-    admins = _admin_addresses(settings.database_url) if settings.smtp_url else []
+    admins = _admin_addresses(settings.database_url) if channel_url(None, settings, "smtp") else []
     if not admins:
         log.warning("flow error on ticket %s (%s) at %s: %s", ticket, code, where, text_of(message, "en"))
         return
@@ -430,7 +432,7 @@ def send_sms(payload: dict[str, Any], idempotency_key: str, timeout: float) -> N
     to = [p for p in payload.get("to") or () if p]
     if not to:
         raise _no_address(payload, "phone")
-    url = load_settings().sms_url
+    url = channel_url(None, load_settings(), "sms")
     if not url:
         raise DeliveryError.of("channel.sms_not_configured", True)
     gw = SmsGateway.parse(url)
@@ -472,7 +474,7 @@ class RobotConfig:
 
 def robot_config(name: str, channel_name: str) -> RobotConfig:
     """The robot called ``name``, which must be of the channel's kind."""
-    raw = load_settings().robot(name)
+    raw = channel_url(None, load_settings(), "robot." + name.lower())
     if not raw:
         raise DeliveryError.of(
             "channel.robot_not_configured", True, robot=name, env=ROBOT_PREFIX + name.upper()
