@@ -226,7 +226,10 @@ register(
         },
         "form.required": {"zh": "{field} 为必填项。", "en": "{field} is required."},
         "field.not_text": {"zh": "请输入文本。", "en": "Enter text."},
-        "field.nul": {"zh": "文本中不能含有 NUL 控制字符,请删除后重试。", "en": "The text contains a NUL control character; remove it and try again."},
+        "field.nul": {
+            "zh": "文本中不能含有 NUL 控制字符,请删除后重试。",
+            "en": "The text contains a NUL control character; remove it and try again.",
+        },
         "field.too_long": {
             "zh": "最多 {max} 个字符(当前 {length} 个)。",
             "en": "At most {max} characters (now {length}).",

@@ -63,7 +63,9 @@ def visible(db, user: int) -> set[int]:
     R = Record.__table__
     with db.read() as conn:
         who = load_principal(conn, user)
-        return set(conn.execute(select(R.c.id).where(scope_clause(who, "acclab", R, conn.dialect.name))).scalars())
+        return set(
+            conn.execute(select(R.c.id).where(scope_clause(who, "acclab", R, conn.dialect.name))).scalars()
+        )
 
 
 def test_a_customer_sees_only_the_tickets_they_submitted(runtime, db, lab):

@@ -53,7 +53,13 @@ class Web:
         **fields: Any,
     ) -> int:
         uid = create_user(
-            self.db, name, name.title(), password=f"pw-{name}", is_admin=admin, department_id=department, **fields
+            self.db,
+            name,
+            name.title(),
+            password=f"pw-{name}",
+            is_admin=admin,
+            department_id=department,
+            **fields,
         )
         for app_key, keys in (roles or {}).items():
             for key in keys:
