@@ -341,7 +341,8 @@ class Runtime(FlowCommands):
         }
         instance_id = conn.execute(INSERT_INSTANCE, instance).scalar_one()
         rec = SimpleNamespace(id=record_id, **row)  # as written: no need to read it back
-        work = self._flow_work(conn, rec, actor, now, SimpleNamespace(id=instance_id, **instance))
+        inst = SimpleNamespace(id=instance_id, **instance)
+        work = self._flow_work(conn, rec, actor, now, inst, fresh=True)
         work.events.append(("created", {"data": clean, **({"parent_node": parent[1]} if parent else {})}))
         work.events.extend(events)  # e.g. message_received, for the rules that start from a message
         work.apply(stepping.start(tspec.flow, work.hooks()))

@@ -14,7 +14,7 @@ from functools import lru_cache
 from math import gcd
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, literal_column, or_, select
+from sqlalchemy import Connection, Select, and_, bindparam, func, literal_column, or_, select
 from sqlalchemy.orm import aliased
 
 import engine.flows.assignee_messages  # noqa: F401  (the assignee.* messages)
@@ -149,16 +149,20 @@ def _field(ctx: AssignContext, key: Any) -> Assignment:
 
 
 # --------------------------------------------------------------------------- groups: roles, departments
+#: Whether an app has a role, with its count of active members (built once: on every pool task).
+ROLE_MEMBERS_COUNT = (
+    select(Role.id, func.count(User.id))
+    .select_from(Role)
+    .outerjoin(RoleMember, RoleMember.role_id == Role.id)
+    .outerjoin(User, and_(User.id == RoleMember.user_id, ACTIVE))
+    .where(Role.app_id == bindparam("app_id"), Role.key == bindparam("key"))
+    .group_by(Role.id)
+)
+
+
 def _role_members_count(conn: Connection, app_id: int, key: str) -> tuple[bool, int]:
     """Whether the app has the role ``key``, and how many active members it has (one query)."""
-    row = conn.execute(
-        select(Role.id, func.count(User.id))
-        .select_from(Role)
-        .outerjoin(RoleMember, RoleMember.role_id == Role.id)
-        .outerjoin(User, and_(User.id == RoleMember.user_id, ACTIVE))
-        .where(Role.app_id == app_id, Role.key == key)
-        .group_by(Role.id)
-    ).first()
+    row = conn.execute(ROLE_MEMBERS_COUNT, {"app_id": app_id, "key": key}).first()
     return (False, 0) if row is None else (True, row[1])
 
 

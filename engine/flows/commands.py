@@ -13,11 +13,11 @@ from collections.abc import Callable, Mapping
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from engine.errors import ActionError, GongdanError, NotFoundError
 from engine.flows import sla, stepping
-from engine.flows.work import FlowState, FlowWork, Ticketing, pool_text
+from engine.flows.work import TASK, FlowState, FlowWork, Ticketing, pool_text
 from engine.i18n import Message
 from engine.reactions import OUTBOX_MAX_ATTEMPTS
 from engine.rules import schedules
@@ -30,6 +30,10 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger("gongdan.flows")
 T, FI, TM = (m.__table__ for m in (Task, FlowInstance, Timer))
 TIMER_BATCH = 200
+#: Save a flow instance at the end of a command (its id as ``b_id``, the columns as parameters).
+SAVE_INSTANCE = update(FI).where(FI.c.id == bindparam("b_id"))
+INSTANCE_OF_RECORD = select(FI).where(FI.c.record_id == bindparam("record_id"))
+IS_ADMIN = select(User.__table__.c.is_admin).where(User.__table__.c.id == bindparam("user_id"))
 
 
 class FlowCommands:
@@ -515,7 +519,7 @@ class FlowCommands:
     # ------------------------------------------------------------------ shared machinery
     def _on_task(self, task_id: int, actor: int | None, action: str, run: Callable[..., None]) -> Ticket:
         with self.db.write() as conn:
-            task = conn.execute(select(T).where(T.c.id == task_id)).first()
+            task = conn.execute(TASK, {"task_id": task_id}).first()
             if task is None:
                 raise NotFoundError(what="task", ident=task_id)
             rec = self._record(conn, task.record_id)
@@ -558,12 +562,18 @@ class FlowCommands:
         return ticket
 
     def _flow_work(
-        self, conn: Connection, rec: Any, actor: int | None, now: dt.datetime, inst: Any = None
+        self,
+        conn: Connection,
+        rec: Any,
+        actor: int | None,
+        now: dt.datetime,
+        inst: Any = None,
+        fresh: bool = False,
     ) -> FlowWork:
         spec = self.spec_for(conn, rec.app_id, rec.app_version)
         tspec = spec.types[rec.ticket_type]
         if inst is None:
-            inst = conn.execute(select(FI).where(FI.c.record_id == rec.id)).first()
+            inst = conn.execute(INSTANCE_OF_RECORD, {"record_id": rec.id}).first()
         app_key = spec.key
         state = FlowState(
             inst.id,
@@ -588,7 +598,7 @@ class FlowCommands:
         return FlowWork(
             conn, spec, tspec, ticket, state, actor, now, env, start_child=self._start_child,
             create_linked=self._create_linked, original=dict(rec.data), version=rec.app_version,
-            base_seq=rec.event_seq,
+            base_seq=rec.event_seq, fresh=fresh,
         )  # fmt: skip
 
     def _commit_work(self, conn: Connection, work: FlowWork, rec: Any) -> tuple[Ticket, list[int]]:
@@ -606,14 +616,14 @@ class FlowCommands:
             )
             self._check_references(conn, tspec, work.ticket.data, work.changed)
         conn.execute(
-            update(FI)
-            .where(FI.c.id == work.instance.id)
-            .values(
-                tokens=work.instance.tokens,
-                state=work.instance.state,
-                status=work.instance.status,
-                ended_at=work.now if work.instance.status == "ended" else None,
-            )
+            SAVE_INSTANCE,
+            {
+                "b_id": work.instance.id,
+                "tokens": work.instance.tokens,
+                "state": work.instance.state,
+                "status": work.instance.status,
+                "ended_at": work.now if work.instance.status == "ended" else None,
+            },
         )
         status = work.ticket.status
         values: dict[str, Any] = {
@@ -736,7 +746,7 @@ class FlowCommands:
     def _is_admin(self, conn: Connection, actor: int | None) -> bool:
         if actor is None:
             return True
-        return bool(conn.execute(select(User.is_admin).where(User.id == actor)).scalar())
+        return bool(conn.execute(IS_ADMIN, {"user_id": actor}).scalar())
 
     def _assignees(self, conn: Connection, work: FlowWork) -> set[int]:
         rows = conn.execute(

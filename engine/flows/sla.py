@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from engine.calendars import Calendar, calendar
 from engine.definitions.model import NodeDef
@@ -25,6 +26,21 @@ if TYPE_CHECKING:  # pragma: no cover
 SC, TM = SlaClock.__table__, Timer.__table__
 TARGETS = ("response", "resolution")
 DEFAULT_CALENDAR = "24x7"
+
+# Statements on the hot path, built once.
+PAUSED_CLOCKS = select(SC.c.id).where(
+    SC.c.record_id == bindparam("record_id"), SC.c.node_id == bindparam("node_id"), SC.c.status == "paused"
+)
+INSERT_CLOCK = insert(SC).returning(SC.c.id)
+CLOCK = select(SC).where(SC.c.id == bindparam("clock_id"))
+_CLOCKS = select(SC).where(SC.c.record_id == bindparam("record_id"), SC.c.status == bindparam("status"))
+#: A ticket's clocks in a status: all, of a node, or of a node and target (in the order of _clocks).
+CLOCKS = {
+    (False, False): _CLOCKS,
+    (True, False): _CLOCKS.where(SC.c.node_id == bindparam("node_id")),
+    (True, True): _CLOCKS.where(SC.c.node_id == bindparam("node_id"), SC.c.target == bindparam("target")),
+    (False, True): _CLOCKS.where(SC.c.target == bindparam("target")),
+}
 
 
 def calendar_of(work: FlowWork, node: NodeDef | None) -> Calendar:
@@ -59,12 +75,13 @@ def enter(work: FlowWork, node: NodeDef) -> None:
     targets = node.get("sla") or {}
     if not targets:
         return
-    paused = work.conn.execute(
-        select(SC.c.id).where(
-            SC.c.record_id == work.ticket.record_id, SC.c.node_id == node.id, SC.c.status == "paused"
+    resumed: list[int] = []
+    if not work.fresh or work.sla_paused:  # a fresh ticket has only the clocks this command started
+        resumed = list(
+            work.conn.execute(
+                PAUSED_CLOCKS, {"record_id": work.ticket.record_id, "node_id": node.id}
+            ).scalars()
         )
-    ).scalars()
-    resumed = list(paused)
     if resumed:
         for clock_id in resumed:
             _run(work, clock_id)
@@ -76,42 +93,43 @@ def enter(work: FlowWork, node: NodeDef) -> None:
         hours = hours_for(work, cal, targets[target], targets.get("by"))
         if hours is None:
             continue
-        clock_id = work.conn.execute(
-            insert(SC)
-            .values(
-                record_id=work.ticket.record_id,
-                node_id=node.id,
-                target=target,
-                calendar=cal.key,
-                budget_s=hours * 3600,
-                used_s=0.0,
-                running_since=work.now,
-                due_at=cal.add(work.now, hours),
-                status="running",
-                breached=False,
-                levels=[],
-                started_at=work.now,
-            )
-            .returning(SC.c.id)
-        ).scalar_one()
+        clock = {
+            "record_id": work.ticket.record_id,
+            "node_id": node.id,
+            "target": target,
+            "calendar": cal.key,
+            "budget_s": hours * 3600,
+            "used_s": 0.0,
+            "running_since": work.now,
+            "due_at": cal.add(work.now, hours),
+            "status": "running",
+            "breached": False,
+            "levels": [],
+            "started_at": work.now,
+        }
+        clock_id = work.conn.execute(INSERT_CLOCK, clock).scalar_one()
         work.events.append(
             (
                 "sla_started",
                 {"node": node.id, "target": target, "hours": round(hours, 4), "calendar": cal.key},
             )
         )
-        _schedule(work, clock_id)
+        _schedule(work, SimpleNamespace(id=clock_id, **clock))  # as written: no need to read it back
 
 
-def _schedule(work: FlowWork, clock_id: int) -> None:
-    clock = work.conn.execute(select(SC).where(SC.c.id == clock_id)).one()
+def _schedule(work: FlowWork, clock: Any) -> None:
+    """The escalation timers of a running ``clock`` (a row, or its values as just written)."""
     cal = calendar(clock.calendar)
+    timers = []
     for level in _levels(work):
         if level in clock.levels:
             continue
         left_s = clock.budget_s * level / 100 - clock.used_s
         due = cal.add(clock.running_since, max(left_s, 0.0) / 3600)
-        work.add_timer("sla", clock.node_id, due, {"level": level, "target": clock.target}, clock_id=clock_id)
+        timers.append(
+            ("sla", clock.node_id, due, {"level": level, "target": clock.target}, {"clock_id": clock.id})
+        )
+    work.add_timers(timers)
 
 
 def _cancel_timers(work: FlowWork, clock_id: int) -> None:
@@ -139,27 +157,25 @@ def _stop(work: FlowWork, clock: Any, status: str) -> None:
              {"node": clock.node_id, "target": clock.target, "used_hours": round(used / 3600, 4)})
         )  # fmt: skip
     else:
+        work.sla_paused = True
         work.events.append(("sla_paused", {"node": clock.node_id, "target": clock.target}))
 
 
 def _run(work: FlowWork, clock_id: int) -> None:
-    clock = work.conn.execute(select(SC).where(SC.c.id == clock_id)).one()
+    clock = work.conn.execute(CLOCK, {"clock_id": clock_id}).one()
     cal = calendar(clock.calendar)
     due = cal.add(work.now, max(clock.budget_s - clock.used_s, 0.0) / 3600)
     work.conn.execute(
         update(SC).where(SC.c.id == clock_id).values(status="running", running_since=work.now, due_at=due)
     )
     work.events.append(("sla_resumed", {"node": clock.node_id, "target": clock.target}))
-    _schedule(work, clock_id)
+    _schedule(work, SimpleNamespace(**{**clock._mapping, "status": "running", "running_since": work.now}))
 
 
 def _clocks(work: FlowWork, status: str, node_id: str | None = None, target: str | None = None) -> list[Any]:
-    q = select(SC).where(SC.c.record_id == work.ticket.record_id, SC.c.status == status)
-    if node_id is not None:
-        q = q.where(SC.c.node_id == node_id)
-    if target is not None:
-        q = q.where(SC.c.target == target)
-    return list(work.conn.execute(q))
+    q = CLOCKS[(node_id is not None, target is not None)]
+    params = {"record_id": work.ticket.record_id, "status": status, "node_id": node_id, "target": target}
+    return list(work.conn.execute(q, params))
 
 
 def leave(work: FlowWork, node_id: str, pause: bool) -> None:

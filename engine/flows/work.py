@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 import engine.flows.messages  # noqa: F401  (registers the flow's messages)
 from engine.definitions.model import NodeDef, thaw
@@ -32,6 +32,21 @@ T, FI, TM, W = (m.__table__ for m in (Task, FlowInstance, Timer, Watcher))
 TODO_ACTIONS = ("done",)
 LIVE = ("open", "waiting")
 INSERT_TASK = insert(T).returning(T.c.id)
+INSERT_TIMER = insert(TM)
+TASK = select(T).where(T.c.id == bindparam("task_id"))
+#: The live tasks of one node of an instance (cancelled when a token leaves it).
+LIVE_TASKS = select(T.c.id).where(
+    T.c.instance_id == bindparam("instance_id"), T.c.node_id == bindparam("node_id"), T.c.status.in_(LIVE)
+)
+#: Close an open task, exactly once (its id as ``b_id``; the columns set come as parameters).
+CLOSE_TASK = update(T).where(T.c.id == bindparam("b_id"), T.c.status == "open")
+#: The assignee of the instance's newest task that has one (the ``current`` of assignee specs).
+CURRENT_ASSIGNEE = (
+    select(T.c.assignee_id)
+    .where(T.c.instance_id == bindparam("instance_id"), T.c.assignee_id.is_not(None))
+    .order_by(T.c.id.desc())
+    .limit(1)
+)
 
 
 @dataclass
@@ -83,7 +98,16 @@ class FlowWork:
     base_seq: int = 0  # the ticket's last event seq before this command
     rules_seen: int = 0  # events before this index have met the rules
     event_depths: dict[int, int] = field(default_factory=dict)  # how many rules deep an event was made
+    fresh: bool = False  # the ticket is created by this command: no rows of it existed before
+    sla_paused: bool = False  # this command paused an SLA clock
     _ctx: dict[str, Any] | None = None
+    #: The current assignee when known without a query: (user,) — kept only for a fresh ticket, whose
+    #: tasks are all made in this command; None means "ask the database".
+    _assignee: tuple[int | None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.fresh:
+            self._assignee = (None,)
 
     # ------------------------------------------------------------------ expressions
     def context(self) -> dict[str, Any]:
@@ -150,11 +174,7 @@ class FlowWork:
             )
         if node_id in self.settled or node.type not in PEOPLE:
             return
-        rows = self.conn.execute(
-            select(T.c.id).where(
-                T.c.instance_id == self.instance.id, T.c.node_id == node_id, T.c.status.in_(LIVE)
-            )
-        ).scalars()
+        rows = self.conn.execute(LIVE_TASKS, {"instance_id": self.instance.id, "node_id": node_id}).scalars()
         cancelled = [tid for tid in rows if tid != keep]
         if cancelled:
             self.conn.execute(
@@ -177,12 +197,14 @@ class FlowWork:
         )
 
     def _current_assignee(self) -> int | None:
-        return self.conn.execute(
-            select(T.c.assignee_id)
-            .where(T.c.instance_id == self.instance.id, T.c.assignee_id.is_not(None))
-            .order_by(T.c.id.desc())
-            .limit(1)
-        ).scalar()
+        if self._assignee is not None:
+            return self._assignee[0]
+        return self.conn.execute(CURRENT_ASSIGNEE, {"instance_id": self.instance.id}).scalar()
+
+    def _task_added(self, user: int | None) -> None:
+        """A task of this instance was inserted (the newest): it is the current one if it has a holder."""
+        if self._assignee is not None and user is not None:
+            self._assignee = (user,)
 
     def resolve(self, spec: Mapping[str, Any] | None) -> Assignment:
         if not spec:
@@ -219,9 +241,13 @@ class FlowWork:
             self.events.append(
                 ("approval_started", {"node": node.id, "mode": mode, "group": group, "signers": len(seats)})
             )
-        for i, reminder in enumerate(node.get("reminders") or ()):
-            due = sla.due_after(self, node, reminder["after"], self.now)
-            self.add_timer("reminder", node.id, due, {"reminder": i})
+        reminders = node.get("reminders") or ()
+        self.add_timers(
+            [
+                ("reminder", node.id, sla.due_after(self, node, r["after"], self.now), {"reminder": i}, {})
+                for i, r in enumerate(reminders)
+            ]
+        )
         sla.enter(self, node)
 
     def add_task(
@@ -252,6 +278,7 @@ class FlowWork:
                 "waits_for": waits_for,
             },
         ).scalar_one()
+        self._task_added(user)
         payload: dict[str, Any] = {"task": task_id, "node": node.id, "assignee": user, "status": status}
         if pool:
             payload["pool"] = dict(pool)
@@ -284,23 +311,34 @@ class FlowWork:
     def add_timer(
         self, kind: str, node_id: str | None, due: dt.datetime, payload: dict[str, Any], **ids: Any
     ) -> None:
-        self.conn.execute(
-            insert(TM).values(
-                record_id=self.ticket.record_id,
-                instance_id=self.instance.id,
-                kind=kind,
-                node_id=node_id,
-                due_at=due,
-                status="pending",
-                payload=payload,
-                created_at=self.now,
-                **ids,
-            )
-        )
+        self.add_timers([(kind, node_id, due, payload, ids)])
+
+    def add_timers(
+        self, timers: list[tuple[str, str | None, dt.datetime, dict[str, Any], Mapping[str, Any]]]
+    ) -> None:
+        """Insert pending timers, in order, in one statement: (kind, node, due, payload, ids)."""
+        if not timers:
+            return
+        rows = [
+            {
+                "record_id": self.ticket.record_id,
+                "instance_id": self.instance.id,
+                "kind": kind,
+                "node_id": node_id,
+                "clock_id": ids.get("clock_id"),
+                "task_id": ids.get("task_id"),
+                "due_at": due,
+                "status": "pending",
+                "payload": payload,
+                "created_at": self.now,
+            }
+            for kind, node_id, due, payload, ids in timers
+        ]
+        self.conn.execute(INSERT_TIMER, rows if len(rows) > 1 else rows[0])
 
     # ------------------------------------------------------------------ people acting
     def task(self, task_id: int) -> Any:
-        row = self.conn.execute(select(T).where(T.c.id == task_id)).first()
+        row = self.conn.execute(TASK, {"task_id": task_id}).first()
         return row
 
     def ensure_may_act(self, task: Any, action: str, is_admin: bool) -> None:
@@ -331,6 +369,7 @@ class FlowWork:
             .where(T.c.id == task.id, T.c.status == "open", T.c.assignee_id.is_(None))
             .values(assignee_id=self.actor, claimed_at=self.now)
         )
+        self._assignee = None  # an older task got a holder: ask the database from now on
         if done.rowcount != 1:
             raise ConflictError("flow.task_taken", task=task.id)
         self.events.append(("task_claimed", {"task": task.id, "node": task.node_id, "assignee": self.actor}))
@@ -339,9 +378,14 @@ class FlowWork:
     def close_task(self, task: Any, outcome: str, comment: str | None) -> None:
         """Mark ``task`` done — exactly once, whoever races for it (the other gets a conflict)."""
         done = self.conn.execute(
-            update(T)
-            .where(T.c.id == task.id, T.c.status == "open")
-            .values(status="done", outcome=outcome, completed_at=self.now, completed_by=self.actor)
+            CLOSE_TASK,
+            {
+                "b_id": task.id,
+                "status": "done",
+                "outcome": outcome,
+                "completed_at": self.now,
+                "completed_by": self.actor,
+            },
         )
         if done.rowcount != 1:
             raise ConflictError("flow.task_taken", task=task.id)
@@ -454,6 +498,8 @@ class FlowWork:
                 T.c.instance_id == self.instance.id, T.c.node_id.in_(nodes), T.c.status.in_(LIVE)
             )
         ).all()
+        if rows:
+            self._assignee = None  # older tasks change holders: ask the database from now on
         for r in rows:
             self.conn.execute(
                 update(T)
@@ -502,6 +548,7 @@ class FlowWork:
                 "position": 0,
             },
         ).scalar_one()
+        self._task_added(user)
         self.events.append(("todo_created", {"task": task_id, "assignee": user, "title": thaw(title)}))
         if due_at is not None:  # still open then: a task_overdue event the rules see
             self.add_timer("overdue", "todo", due_at, {}, task_id=task_id)

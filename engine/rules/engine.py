@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
 MAX_DEPTH = 5  # an event made by a rule made by a rule … five levels deep at most
 MAX_FIRINGS = 3  # one rule firing more often than this in one command is a loop
 RR = RuleRun.__table__
+INSERT_RULE_RUNS = insert(RR)  # built once: every command that meets a rule logs it
 
 #: Event types whose trigger names carry an argument taken from the payload.
 ARGUMENT_OF = {
@@ -199,7 +200,7 @@ def run_rules(work: FlowWork, dry_run: bool = False) -> list[dict[str, Any]]:
             if matched and rule.stop:
                 break
     if log.rows and not dry_run:
-        work.conn.execute(insert(RR), log.rows)
+        work.conn.execute(INSERT_RULE_RUNS, log.rows)
     return log.rows
 
 
