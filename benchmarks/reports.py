@@ -135,11 +135,34 @@ def _publish(url: str) -> int:
     return int(app_id)
 
 
+def _upgrade(url: str) -> None:
+    """Bring a cached data set to the current schema (new indexes), with fresh planner statistics."""
+    from engine.store import migrate
+    from engine.store.migrate import pending
+
+    if not pending(url):
+        return
+    migrate(url)
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        con = sqlite3.connect(url.removeprefix("sqlite:///"))
+        con.execute("ANALYZE")
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        con.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as con:
+            con.execute("VACUUM ANALYZE")
+
+
 def build_sqlite() -> None:
     import sqlite3
 
     path = CACHE / f"reports-{N}.sqlite"
     if path.exists():
+        _upgrade(f"sqlite:///{path}")
         return
     CACHE.mkdir(parents=True, exist_ok=True)
     part = path.with_suffix(".part")
@@ -178,6 +201,7 @@ def build_pg() -> None:
         exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
     if exists is not None and _pg_ready():
         admin.dispose()
+        _upgrade(pg_url())
         return
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -2,14 +2,14 @@
 durations and percentiles. Everything else in a report query is plain SQLAlchemy Core.
 
 SQLite has no time zones: a zone's UTC offset is a CASE over its transitions (a balanced tree of
-them, so each row makes a handful of comparisons), computed once per zone. Percentiles on SQLite
-are an aggregate function registered on the connection (the values of one group at a time are all
-it holds); PostgreSQL uses ``percentile_cont``. Both interpolate linearly, so they agree.
+them, so each row makes a handful of comparisons), computed once per zone; in a zone that is UTC
+all year a bucket is a prefix of the stored text. Percentiles on SQLite are aggregate functions
+registered once per connection, one per percentile (the values of one group at a time are all
+they hold); PostgreSQL uses ``percentile_cont``. Both interpolate linearly, so they agree.
 """
 
 from __future__ import annotations
 
-import array
 import bisect
 import datetime as dt
 import functools
@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from engine.reports.spec import BOOL, DATE, DEPARTMENT, NUMBER, TIME, USER
+from engine.reports.spec import BOOL, DATE, DEPARTMENT, NUMBER, PERCENTILES, TIME, USER
 from engine.store.types import UTCDateTime
 
 #: SQLite rows between two checks of a report's deadline (its progress handler).
@@ -137,7 +137,15 @@ def bucket(dialect: str, x: ColumnElement[Any], kind: str, part: str, zone: str)
         if part in ("week", "quarter"):
             local = func.date_trunc(part, local)
         return func.to_char(local, _PG_FORMATS[part])
-    mod = _offset_sql(x, *transitions(zone)) if kind == TIME else literal("+0 seconds")
+    if kind == TIME and not any(transitions(zone)[1]):
+        return _utc_bucket(x, part)
+    if kind == TIME:
+        mod = _offset_sql(x, *transitions(zone))
+        # SQLite's date functions keep milliseconds and round the rest (23:59:59.9999 would be the
+        # next day); a bucket needs whole seconds, so they read the time up to its seconds.
+        x = func.substr(x, 1, 19)
+    else:
+        mod = literal("+0 seconds")
     if part == "weekday":
         return (cast(func.strftime("%w", x, mod), Integer()) + 6) % 7 + 1
     if part == "hour_of_day":
@@ -150,27 +158,89 @@ def bucket(dialect: str, x: ColumnElement[Any], kind: str, part: str, zone: str)
     return func.strftime(_SQLITE_FORMATS[part], x, mod)
 
 
+def _utc_bucket(x: ColumnElement[Any], part: str) -> ColumnElement[Any]:
+    """A bucket of a stored time in a zone that is UTC all year (SQLite): cut from its text.
+
+    Stored times (and datetime fields, via :func:`json_value`) are UTC text
+    ``YYYY-MM-DD HH:MM:SS.ffffff``, so the bucket is a prefix of it, without parsing a date per row.
+    """
+    if part == "weekday":
+        return (cast(func.strftime("%w", func.substr(x, 1, 10)), Integer()) + 6) % 7 + 1
+    if part == "week":
+        return func.date(func.substr(x, 1, 10), "-6 days", "weekday 1")
+    if part == "hour_of_day":
+        return cast(func.substr(x, 12, 2), Integer())
+    if part == "quarter":
+        month = cast(func.substr(x, 6, 2), Integer())
+        return func.substr(x, 1, 4).concat("-Q").concat(cast((month + 2) // 3, String()))
+    if part == "hour":
+        return func.substr(x, 1, 13).concat(":00")
+    return func.substr(x, 1, _UTC_PREFIX[part])
+
+
+_UTC_PREFIX = {"day": 10, "month": 7, "year": 4}
+
+
 # ----------------------------------------------------------------------------- percentiles
 def percentile(dialect: str, x: ColumnElement[Any], p: float) -> ColumnElement[Any]:
     if dialect == "postgresql":
         return func.percentile_cont(p).within_group(x)
-    return func.gd_percentile(x, p)
+    return getattr(func, percentile_function(p))(x)
+
+
+#: SQLite percentile aggregates: p → function name (registered on each connection by :func:`bounded`).
+_PERCENTILE_FUNCTIONS: dict[float, str] = {}
+
+
+def percentile_function(p: float) -> str:
+    """The SQLite aggregate ``name(x)`` computing percentile ``p`` of x (linear, as percentile_cont)."""
+    name = _PERCENTILE_FUNCTIONS.get(p)
+    if name is None:
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"percentile {p} is not between 0 and 1")
+        name = "gd_percentile_" + repr(float(p)).replace(".", "_").replace("-", "_")  # 0.9 → _0_9
+        _PERCENTILE_FUNCTIONS[p] = name
+    return name
 
 
 class _Percentile:
-    """SQLite aggregate gd_percentile(x, p): linear interpolation, as percentile_cont does."""
+    """A SQLite aggregate of one percentile: it keeps the values of one group, then interpolates.
+
+    ``step`` is the list's own ``append`` (a C call per row, no Python frame): NULLs are kept and
+    dropped in ``finalize``, once per group.
+    """
+
+    __slots__ = ("step", "values")
+    p = 0.5
 
     def __init__(self) -> None:
-        self.values = array.array("d")
-        self.p = 0.5
-
-    def step(self, value: Any, p: float) -> None:
-        if value is not None:
-            self.values.append(value)
-            self.p = p
+        self.values: list[float | None] = []
+        self.step = self.values.append
 
     def finalize(self) -> float | None:
-        return interpolate(sorted(self.values), self.p)
+        values = self.values
+        try:
+            values.sort()  # a NULL among two or more values fails the comparisons
+        except TypeError:
+            values = sorted(v for v in values if v is not None)
+        if values and values[0] is None:  # one value, NULL: sorted without a comparison
+            values = []
+        return interpolate(values, self.p)
+
+
+@functools.cache
+def _percentile_class(p: float) -> type[_Percentile]:
+    return type(f"_Percentile{p:g}", (_Percentile,), {"__slots__": (), "p": p})
+
+
+def register_functions(raw: Any, done: set[str]) -> None:
+    """Register the percentile aggregates on a SQLite connection (those not in ``done`` yet)."""
+    for p in PERCENTILES.values():
+        percentile_function(p)
+    for p, name in list(_PERCENTILE_FUNCTIONS.items()):
+        if name not in done:
+            raw.create_aggregate(name, 1, _percentile_class(p))
+            done.add(name)
 
 
 def interpolate(ordered: Any, p: float) -> float | None:
@@ -197,7 +267,8 @@ def bounded(conn: Connection, seconds: float) -> Iterator[None]:
         yield
         return
     raw = conn.connection.driver_connection
-    raw.create_aggregate("gd_percentile", 2, _Percentile)
+    # Once per connection: registering a function again would expire its prepared statements.
+    register_functions(raw, conn.connection.info.setdefault("gongdan_report_functions", set()))
     deadline = time.monotonic() + seconds
     raw.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, PROGRESS_STEPS)
     try:

@@ -379,6 +379,11 @@ class TicketMetrics(Base):
     __table_args__ = (
         Index("ix_ticket_metrics_app_type_created", "app_id", "ticket_type", "created_at"),
         Index("ix_ticket_metrics_owner", "owner_id"),
+        #: team-by-time reports read it in team order (see migration 0009)
+        Index(
+            "ix_ticket_metrics_team",
+            *("team", "app_id", "ticket_type", "created_at", "resolution_hours", "sla_breached"),
+        ),
     )
 
 

@@ -582,7 +582,7 @@ def ticket_watchers(ticket_id: int):
     body={
         "type": "object",
         "additionalProperties": False,
-        "properties": {"user_id": {"type": "integer", "minimum": 1, "maximum": 2**62}},
+        "properties": {"user_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}},
     },
     response=WATCH_RESULT,
     errors=(403, 404, 409, 422),
@@ -601,7 +601,7 @@ def ticket_watch(ticket_id: int, data: Any):
     summary="Stop watching a ticket (yourself; staff may remove others)",
     tag="tickets",
     scope="write",
-    query={"user_id": {"type": "integer", "minimum": 1, "maximum": 2**62}},
+    query={"user_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}},
     response=WATCH_RESULT,
     errors=(403, 404, 409),
 )
