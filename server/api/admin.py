@@ -12,8 +12,16 @@ from flask import Response, jsonify, request
 from engine import admin, channel_settings
 from engine.errors import InputError, NotFoundError
 from engine.jobs.outbox import dead_rows
-from server.api.core import CURSOR_QUERY, LIMIT_QUERY, api, current, decode_cursor, encode_cursor, page_schema
-from server.api.me import iso
+from server.api.core import (
+    CURSOR_QUERY,
+    LIMIT_QUERY,
+    api,
+    current,
+    decode_cursor,
+    encode_cursor,
+    page_schema,
+    plain,
+)
 from server.app import platform
 from server.auth import client_ip
 
@@ -241,7 +249,7 @@ DRY_RUN_QUERY = {"type": "boolean", "default": False}
 
 
 def _row(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: iso(v) for k, v in row.items()}
+    return {k: plain(v) for k, v in row.items()}
 
 
 def _known(*names: str) -> None:

@@ -17,10 +17,12 @@ Lists are paginated with opaque cursors (:func:`encode_cursor` / :func:`decode_c
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import functools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, request
@@ -261,6 +263,20 @@ def _typed(kind: Any, raw: Any) -> Any:
     return raw
 
 
+# ---------------------------------------------------------------------------- answers
+def plain(value: Any) -> Any:
+    """A value as JSON: moments and dates as ISO 8601, decimals as numbers, mappings and lists within."""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
 # ---------------------------------------------------------------------------- pagination
 def encode_cursor(values: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
@@ -303,5 +319,6 @@ __all__ = [
     "encode_cursor",
     "json_body",
     "page_schema",
+    "plain",
     "require_scope",
 ]

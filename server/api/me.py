@@ -9,7 +9,7 @@ from flask import g, jsonify, request
 
 from engine import admin, auth
 from engine.errors import NotFoundError
-from server.api.core import api, current
+from server.api.core import api, current, plain
 from server.app import platform
 from server.auth import COOKIE, client_ip, me_json
 
@@ -52,11 +52,6 @@ TOKEN: dict[str, Any] = {
         "revoked_at": {"type": ["string", "null"], "format": "date-time"},
     },
 }
-
-
-def iso(value: Any) -> Any:
-    """Datetimes as ISO-8601 strings (the rest unchanged)."""
-    return value.isoformat() if isinstance(value, dt.datetime) else value
 
 
 def _fresh_me() -> dict[str, Any]:
@@ -147,7 +142,7 @@ def change_my_password(data: dict[str, Any]):
 )
 def my_tokens():
     rows = auth.tokens(platform().db, current().user_id)
-    return jsonify({"items": [{k: iso(v) for k, v in r.items()} for r in rows]})
+    return jsonify({"items": [{k: plain(v) for k, v in r.items()} for r in rows]})
 
 
 @api(
@@ -200,7 +195,7 @@ def create_my_token(data: dict[str, Any]):
         "token": token,
         "name": data["name"],
         "scopes": sorted(scopes),
-        "expires_at": iso(expires),
+        "expires_at": plain(expires),
     }
     return jsonify(body), 201
 

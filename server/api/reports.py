@@ -17,7 +17,6 @@ import datetime as dt
 import json
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
-from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
@@ -46,7 +45,7 @@ from engine.reports.spec import (
     known_target,
     resolve,
 )
-from server.api.core import CURSOR_QUERY, LIMIT_QUERY, api, current, decode_cursor, encode_cursor
+from server.api.core import CURSOR_QUERY, LIMIT_QUERY, api, current, decode_cursor, encode_cursor, plain
 from server.app import platform
 
 TAG = "reports"
@@ -228,17 +227,6 @@ _OPS = {"eq": "=", "ne": "≠", "gt": ">", "ge": "≥", "lt": "<", "le": "≤", 
 
 
 # ============================================================================ JSON of results
-def plain(value: Any) -> Any:
-    """A value as JSON: times as ISO text, decimals as numbers, lists and dicts within."""
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, tuple | list):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    return value
 
 
 def cell_text(cell: Mapping[str, Any]) -> str:

@@ -4,7 +4,6 @@ caller may not see is a 404, an action its state or the caller's role does not a
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -13,7 +12,7 @@ from flask import g, jsonify
 from engine import inbox
 from engine.access import Principal, can_see
 from engine.errors import GongdanError, NotFoundError
-from server.api.core import CURSOR_QUERY, LIMIT_QUERY, api, decode_cursor, encode_cursor, page_schema
+from server.api.core import CURSOR_QUERY, LIMIT_QUERY, api, decode_cursor, encode_cursor, page_schema, plain
 from server.app import platform
 from server.auth import current
 
@@ -258,15 +257,6 @@ ACTION_ERRORS = (404, 409, 422)
 
 
 # ----------------------------------------------------------------------------- helpers
-def plain(value: Any) -> Any:
-    """JSON-ready: moments as ISO 8601 (UTC)."""
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
 
 
 def brief(ticket: Any) -> dict[str, Any]:

@@ -13,7 +13,16 @@ from engine import tickets
 from engine.errors import ConflictError, FormError, GongdanError, InputError, NotFoundError, Problem
 from engine.i18n import register
 from engine.listing import MINE, SORTS, TicketQuery, TicketRow, list_tickets
-from server.api.core import CURSOR_QUERY, LIMIT_QUERY, api, current, decode_cursor, encode_cursor, page_schema
+from server.api.core import (
+    CURSOR_QUERY,
+    LIMIT_QUERY,
+    api,
+    current,
+    decode_cursor,
+    encode_cursor,
+    page_schema,
+    plain,
+)
 from server.app import platform
 
 register(
@@ -214,8 +223,6 @@ LIST_QUERY: dict[str, dict[str, Any]] = {
 
 
 # ----------------------------------------------------------------------------- helpers
-def iso(moment: dt.datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
 
 
 def ticket_json(row: TicketRow) -> dict[str, Any]:
@@ -230,9 +237,9 @@ def ticket_json(row: TicketRow) -> dict[str, Any]:
         "data": row.data,
         "row_version": row.row_version,
         "created_by": row.created_by,
-        "created_at": iso(row.created_at),
-        "updated_at": iso(row.updated_at),
-        "closed_at": iso(row.closed_at),
+        "created_at": plain(row.created_at),
+        "updated_at": plain(row.updated_at),
+        "closed_at": plain(row.closed_at),
     }
 
 
@@ -373,7 +380,7 @@ def ticket_get(ticket_id: int):
     row version as the ETag (send it back as If-Match to change the ticket)."""
     view = tickets.ticket_view(platform().runtime, current(), ticket_id)
     body = ticket_json(view.ticket)
-    body["tasks"] = [{**t, "due_at": iso(t["due_at"])} for t in view.tasks]
+    body["tasks"] = [{**t, "due_at": plain(t["due_at"])} for t in view.tasks]
     body["actions"] = view.actions
     body["watching"] = view.watching
     return with_etag(jsonify(body), view.ticket.row_version)
@@ -497,7 +504,7 @@ def ticket_events(ticket_id: int, q: dict[str, Any]):
     elif not isinstance(after, int) or isinstance(after, bool) or after < 0:
         raise InputError("api.bad_cursor")
     events, last = tickets.events_page(platform().runtime, current(), ticket_id, after, q["limit"])
-    items = [{**e, "at": iso(e["at"])} for e in events]
+    items = [{**e, "at": plain(e["at"])} for e in events]
     return jsonify({"items": items, "next_cursor": encode_cursor(last) if last is not None else None})
 
 
@@ -522,7 +529,7 @@ def ticket_as_of(ticket_id: int, q: dict[str, Any]):
         {
             "id": state.id,
             "number": state.number,
-            "at": iso(state.at),
+            "at": plain(state.at),
             "stage": state.stage,
             "status": state.status,
             "data": state.data,
@@ -570,7 +577,7 @@ def ticket_comment(ticket_id: int, data: Any):
 )
 def ticket_watchers(ticket_id: int):
     rows = tickets.watchers(platform().runtime, current(), ticket_id)
-    return jsonify({"items": [{**r, "added_at": iso(r["added_at"])} for r in rows]})
+    return jsonify({"items": [{**r, "added_at": plain(r["added_at"])} for r in rows]})
 
 
 @api(
