@@ -22,6 +22,10 @@ VENDOR = frozenset(
         "alpinejs/dist/cdn.min.js",
         "echarts/dist/echarts.min.js",
         "sortablejs/Sortable.min.js",
+        "@logicflow/core/dist/index.min.js",
+        "@logicflow/core/dist/index.css",
+        "@logicflow/extension/dist/index.min.js",
+        "@logicflow/extension/dist/index.css",
         "swagger-ui-dist/swagger-ui.css",
         "swagger-ui-dist/swagger-ui-bundle.js",
     }

@@ -43,7 +43,13 @@ class Department(Base):
     name: Mapped[str] = mapped_column(String(100))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     head_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", use_alter=True))
-    __table_args__ = (UniqueConstraint("parent_id", "name"),)
+    #: Where an organisation sync brought it from (dingtalk, wecom, feishu, ldap); None = made here.
+    source: Mapped[str | None] = mapped_column(String(24))
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    __table_args__ = (
+        UniqueConstraint("parent_id", "name"),
+        Index("uq_departments_source_external_id", "source", "external_id", unique=True),
+    )
 
 
 class User(Base):
@@ -67,6 +73,8 @@ class User(Base):
     #: Failed logins in a row; at the limit the account is locked until ``locked_until``.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The organisation source that keeps this user (None = kept in Gongdan by an admin).
+    source: Mapped[str | None] = mapped_column(String(24))
 
 
 class App(Base):
@@ -140,9 +148,13 @@ class Record(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     row_version: Mapped[int] = mapped_column(Integer, default=1)
     event_seq: Mapped[int] = mapped_column(Integer, default=0)
+    #: The key of the row an import brought it from (a sheet's ticket number): re-importing the
+    #: same sheet finds it instead of creating a duplicate.
+    external_ref: Mapped[str | None] = mapped_column(String(128))
     __table_args__ = (
         Index("ix_records_app_type_created", "app_id", "ticket_type", "created_at"),
         Index("ix_records_app_stage", "app_id", "stage"),
+        Index("uq_records_app_type_external_ref", "app_id", "ticket_type", "external_ref", unique=True),
     )
 
 
@@ -496,3 +508,96 @@ class ChannelSetting(Base):
     url: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class AppDraft(Base):
+    """The one shared draft of an app that the designers edit; ``revision`` grows with every save
+    so a second editor's stale save is refused with what changed (compare-and-set)."""
+
+    __tablename__ = "app_drafts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_key: Mapped[str] = mapped_column(String(40), unique=True)
+    #: The published version the draft started from (None for a new app).
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONData)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class UserIdentity(Base):
+    """A sign-in identity from an outside provider (oidc, ldap, dingtalk, wecom, feishu) that
+    belongs to a Gongdan user: the provider's stable subject, never its display name."""
+
+    __tablename__ = "user_identities"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    provider: Mapped[str] = mapped_column(String(24))
+    subject: Mapped[str] = mapped_column(String(191))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = (UniqueConstraint("provider", "subject"),)
+
+
+class OrgSyncRun(Base):
+    """One organisation sync from a source: what it found and changed, or why it stopped."""
+
+    __tablename__ = "org_sync_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(24))
+    status: Mapped[str] = mapped_column(String(16))  # running | done | held | failed
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    started_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONData, default=dict)
+    message: Mapped[str | None] = mapped_column(Text)
+    #: A source's change cursor for the next incremental sync.
+    cursor: Mapped[str | None] = mapped_column(Text)
+
+
+class CallbackNonce(Base):
+    """A signed callback already accepted (IM card buttons, inbound webhooks): a replay of the
+    same nonce is refused."""
+
+    __tablename__ = "callback_nonces"
+    provider: Mapped[str] = mapped_column(String(24), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(191), primary_key=True)
+    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ImportJob(Base):
+    """A sheet of existing tickets being brought in: its mapping, progress and every row's errors.
+    Resumable: ``done_rows`` says where to go on; idempotent through ``Record.external_ref``."""
+
+    __tablename__ = "import_jobs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id"))
+    ticket_type: Mapped[str] = mapped_column(String(40))
+    filename: Mapped[str] = mapped_column(String(255))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    file_id: Mapped[str | None] = mapped_column(String(80))
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSONData, default=dict)
+    status: Mapped[str] = mapped_column(String(16))  # checked | running | done | failed
+    total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    done_rows: Mapped[int] = mapped_column(Integer, default=0)
+    created_rows: Mapped[int] = mapped_column(Integer, default=0)
+    error_rows: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[Any]] = mapped_column(JSONData, default=list)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ImportMapping(Base):
+    """A saved column-to-field mapping, so next month's sheet maps itself."""
+
+    __tablename__ = "import_mappings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id"))
+    ticket_type: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(100))
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSONData)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("app_id", "ticket_type", "name"),)
