@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,12 +49,65 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+class WriterQueue:
+    """Writers to one SQLite file take turns through an OS file lock beside it.
+
+    SQLite's own wait for the write lock polls with growing sleeps (1, 2, 5, 10 … ms), so under
+    load a waiting process sleeps through much of the time the lock is free. ``flock`` wakes the
+    next writer the moment the previous one commits. Threads of one process queue on a lock first
+    (the file lock belongs to the process); re-entry in one thread passes through. Writers that do
+    not use it (migrations, the job queue's own file) still get SQLite's busy timeout.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path.with_name(path.name + "-writers.lock")
+        self._thread_lock = threading.RLock()
+        self._fd: int | None = None
+        self._pid = 0
+        self._depth = 0
+
+    def _file(self) -> int:
+        if self._fd is None or self._pid != os.getpid():  # a forked worker opens its own
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._thread_lock:
+            self._depth += 1
+            try:
+                if self._depth == 1:
+                    fcntl.flock(self._file(), fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    if self._depth == 1:
+                        fcntl.flock(self._file(), fcntl.LOCK_UN)
+            finally:
+                self._depth -= 1
+
+    def close(self) -> None:
+        with self._thread_lock:
+            if self._fd is not None and self._pid == os.getpid():
+                os.close(self._fd)
+            self._fd = None
+
+
+def _writer_queue(url: str) -> WriterQueue | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return WriterQueue(Path(parsed.database).resolve())
+
+
 class Database:
     """The store's entry point: ``write()`` for one all-or-nothing transaction, ``read()`` for queries."""
 
     def __init__(self, url: str, **engine_kwargs: Any):
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
+        self._writers = _writer_queue(url)
 
     @property
     def dialect(self) -> str:
@@ -59,7 +115,11 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
+        if self._writers is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._writers.turn(), self.engine.begin() as conn:
             yield conn
 
     @contextmanager
@@ -73,3 +133,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._writers is not None:
+            self._writers.close()
