@@ -14,7 +14,9 @@ ticket's app version (compiled once and cached by the Runtime), so a page costs 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -23,6 +25,7 @@ from sqlalchemy import (
     Connection,
     Select,
     and_,
+    bindparam,
     case,
     delete,
     func,
@@ -38,6 +41,7 @@ from engine.errors import ConflictError, FormError, InputError, NotFoundError, P
 from engine.i18n import register, t, text_of
 from engine.specs import AppSpec
 from engine.store.models import App, Record, Role, RoleMember, SavedView, SlaClock, Task, User
+from engine.store.types import UTCDateTime
 
 T, R, A, SC, SV, U = (m.__table__ for m in (Task, Record, App, SlaClock, SavedView, User))
 RT, RM = Role.__table__, RoleMember.__table__
@@ -57,6 +61,43 @@ MAX_VIEWS = 100
 SLA_STATES = ("none", "ok", "warning", "breached", "paused")
 
 SpecFor = Callable[[Connection, int, int], AppSpec]
+
+#: The moment "overdue" is measured against, bound at execution so a built statement is reused.
+NOW = bindparam("now", type_=UTCDateTime())
+STATEMENT_CACHE_SIZE = 512
+
+
+class _Statements:
+    """Built page and count statements by who asks and how (an LRU): building one costs more than
+    running it on an indexed table, and an agent reloads the same inbox all day. The principal's
+    roles and department are part of the key, so a changed role builds a new statement."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        built = build()
+        with self._lock:
+            self._items[key] = built
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return built
+
+
+_statements = _Statements(STATEMENT_CACHE_SIZE)
+
+
+def _who(principal: Principal) -> Hashable:
+    roles = tuple(sorted((app, tuple(sorted(keys))) for app, keys in principal.roles.items()))
+    return principal.user_id, principal.department_id, roles
+
 
 register(
     {
@@ -207,20 +248,17 @@ def _due() -> ColumnElement[Any]:
     return func.coalesce(T.c.due_at, clock_due)
 
 
-def _candidates(principal: Principal, dialect: str, where: Iterable[ColumnElement[bool]]) -> Any:
-    """The tasks matching ``where`` with only what sorting and counting need (a subquery)."""
-    claimable = case((claimable_clause(principal, dialect), literal(1)), else_=literal(0))
+def _candidates(
+    principal: Principal, dialect: str, where: Iterable[ColumnElement[bool]], claimable: bool = True
+) -> Any:
+    """The tasks matching ``where`` with only what sorting and counting need (a subquery); without
+    the ``claimable`` column when the caller knows it otherwise."""
+    columns = [T.c.id.label("task_id"), T.c.created_at, T.c.assignee_id, _due().label("due")]
+    if claimable:
+        flag = case((claimable_clause(principal, dialect), literal(1)), else_=literal(0))
+        columns.append(flag.label("claimable"))
     return (
-        select(
-            T.c.id.label("task_id"),
-            T.c.created_at,
-            T.c.assignee_id,
-            _due().label("due"),
-            claimable.label("claimable"),
-        )
-        .select_from(T.join(R, R.c.id == T.c.record_id))
-        .where(*where)
-        .subquery("candidates")
+        select(*columns).select_from(T.join(R, R.c.id == T.c.record_id)).where(*where).subquery("candidates")
     )
 
 
@@ -343,17 +381,34 @@ def inbox(
     """One page of a tab (``todos``, ``queue`` or ``overdue``), in one SQL statement."""
     filters = filters or Filters()
     dialect = conn.dialect.name
-    found = _candidates(principal, dialect, [_tab_clause(principal, tab, dialect), *_filter_clause(filters)])
-    top: Select[Any] = select(found)
-    if tab == "overdue" or filters.overdue:
-        top = top.where(found.c.due < now)
-    if cursor is not None:
-        top = top.where(_after(found, cursor))
-    chosen = top.order_by(*_sort_key(found)).limit(limit + 1).subquery("page")
-    rows = conn.execute(_rows(chosen)).all()
+    if tab not in TABS:
+        raise InputError("inbox.unknown_tab", tab=tab, known=", ".join(TABS))
+
+    def build() -> Select[Any]:
+        return _page(principal, tab, dialect, filters, limit, cursor)
+
+    if cursor is None:
+        statement = _statements.get(("page", _who(principal), tab, dialect, filters, limit), build)
+    else:
+        statement = build()
+    rows = conn.execute(statement, {"now": now}).all()
     labels = _Labels(conn, principal, specs, lang)
     items = [_item(labels, row, now) for row in rows[:limit]]
     return InboxPage(items, cursor_of(items[-1]) if len(rows) > limit else None)
+
+
+def _page(
+    principal: Principal, tab: str, dialect: str, filters: Filters, limit: int, cursor: Any
+) -> Select[Any]:
+    """The statement of one page of ``tab`` (``now`` bound at execution)."""
+    found = _candidates(principal, dialect, [_tab_clause(principal, tab, dialect), *_filter_clause(filters)])
+    top: Select[Any] = select(found)
+    if tab == "overdue" or filters.overdue:
+        top = top.where(found.c.due < NOW)
+    if cursor is not None:
+        top = top.where(_after(found, cursor))
+    chosen = top.order_by(*_sort_key(found)).limit(limit + 1).subquery("page")
+    return _rows(chosen)
 
 
 def my_todos(conn: Connection, principal: Principal, specs: SpecFor, **kw: Any) -> InboxPage:
@@ -377,21 +432,26 @@ def counts(
     """How many rows each tab has (with ``filters``), in one SQL statement."""
     filters = filters or Filters()
     dialect = conn.dialect.name
-    where = [_tab_clause(principal, "overdue", dialect), *_filter_clause(filters)]
-    sub = _candidates(principal, dialect, where)
-    late = sub.c.due < now
-    in_view = late if filters.overdue else literal(True)
 
-    def total(cond: ColumnElement[bool]) -> Any:
-        return func.coalesce(func.sum(case((and_(cond, in_view), 1), else_=0)), 0)
+    def build() -> Select[Any]:
+        # Every candidate is mine or claimable, and claimable ones have no assignee: no need to
+        # test the pools a second time per row.
+        where = [_tab_clause(principal, "overdue", dialect), *_filter_clause(filters)]
+        sub = _candidates(principal, dialect, where, claimable=False)
+        late = sub.c.due < NOW
+        in_view = late if filters.overdue else literal(True)
 
-    row = conn.execute(
-        select(
+        def total(cond: ColumnElement[bool]) -> Any:
+            return func.coalesce(func.sum(case((and_(cond, in_view), 1), else_=0)), 0)
+
+        return select(
             total(sub.c.assignee_id == principal.user_id).label("todos"),
-            total(sub.c.claimable == 1).label("queue"),
+            total(sub.c.assignee_id.is_(None)).label("queue"),
             total(late).label("overdue"),
         )
-    ).one()
+
+    statement = _statements.get(("counts", _who(principal), dialect, filters), build)
+    row = conn.execute(statement, {"now": now}).one()
     return {"todos": int(row.todos), "queue": int(row.queue), "overdue": int(row.overdue)}
 
 
