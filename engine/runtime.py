@@ -264,6 +264,16 @@ class Runtime(FlowCommands):
             self._specs[(app_id, version)] = spec
         return spec
 
+    def spec_of(self, app_key: str, version: int) -> AppSpec:
+        """The compiled spec of ``app_key`` at ``version``: from the cache when a command of this
+        process compiled it (no query), else read."""
+        for (_, cached_version), spec in list(self._specs.items()):
+            if cached_version == version and spec.key == app_key:
+                return spec
+        with self.db.read() as conn:
+            app_id, _ = self._app_row(conn, app_key)
+            return self.spec_for(conn, app_id, version)
+
     # ------------------------------------------------------------------ commands
     def submit(
         self, app_key: str, ticket_type: str, data: Mapping[str, Any], actor: int | None = None

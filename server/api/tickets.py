@@ -7,7 +7,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from flask import g, jsonify, request, url_for
+from flask import jsonify, request, url_for
 
 from engine import tickets
 from engine.errors import ConflictError, FormError, GongdanError, InputError, NotFoundError, Problem
@@ -266,11 +266,10 @@ def _known(*names: str) -> None:
 
 
 def _ticket_body(key: str, ticket_type: str) -> dict[str, Any]:
-    """A new ticket's body: looked up per ticket type (404 if unknown). The form engine checks the
-    fields themselves and answers 422 with each field's path and message, in the caller's language;
-    the type's JSON Schema is published at ``.../schema.json``."""
+    """A new ticket's body: an object. Submitting answers 404 for an unknown app or type, and the form
+    engine checks the fields themselves (422 with each field's path and message, in the caller's
+    language); the type's JSON Schema is published at ``.../schema.json``."""
     _known(key, ticket_type)
-    g.ticket_type_spec = platform().runtime.type_spec(key, ticket_type)[1]
     return {"type": "object"}
 
 
@@ -353,7 +352,8 @@ def ticket_create(key: str, ticket_type: str, data: Any):
     else:
         from engine.listing import visible_data
 
-        data_shown = visible_data(g.ticket_type_spec, principal, ticket.app, ticket.stage, ticket.data)
+        tspec = platform().runtime.spec_of(ticket.app, ticket.app_version).types[ticket.ticket_type]
+        data_shown = visible_data(tspec, principal, ticket.app, ticket.stage, ticket.data)
         row = TicketRow(
             ticket.id, ticket.number, ticket.app, ticket.ticket_type, ticket.app_version, ticket.stage,
             ticket.status, data_shown, ticket.row_version, principal.user_id, ticket.created_at,
