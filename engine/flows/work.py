@@ -479,7 +479,9 @@ class FlowWork:
 
     # ------------------------------------------------------------------ effects of actions
     def set_fields(self, values: Mapping[str, Any]) -> None:
-        clean = self.tspec.form.validate(dict(values), partial=True, current=self.ticket.data, env=self.env())
+        clean = self.tspec.form.validate(
+            dict(values), partial=True, current=self.ticket.data, env=self.env(), system=True
+        )
         for key, value in clean.items():
             old = self.ticket.data.get(key)
             if old != value:

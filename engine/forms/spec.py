@@ -113,6 +113,9 @@ class FieldsSpec:
         # Fields that accept input, with their cleaners; computed and read-only ones are refused.
         accepting = {f.key: f.clean for f in self.fields if not (f.computed or f.readonly)}
         object.__setattr__(self, "cleaners", accepting)
+        # The system (rules, answers of outside calls) may also set read-only fields: read-only is
+        # about people.
+        object.__setattr__(self, "system_cleaners", {f.key: f.clean for f in self.fields if not f.computed})
         object.__setattr__(
             self, "defaulted", tuple(f for f in self.fields if f.default is not None or f.default_from)
         )
@@ -129,11 +132,13 @@ class FieldsSpec:
         current: Mapping[str, Any] | None = None,
         env: Env | None = None,
         locked: Mapping[str, str] | None = None,
+        system: bool = False,
     ) -> dict[str, Any]:
         """Cleaned values of ``data``; every problem is appended with its path (``items[2].qty``).
 
         ``partial``: an update of some fields of ``current`` (the stored record); the result
         holds only the fields that the update sets, plus formulas whose inputs changed.
+        ``system``: written by the platform (a rule, a call's answer), so read-only fields accept it.
         """
         # A new record goes through the form's compiled function first; None from it means "not
         # sure" (see engine/forms/fast.py), and ``cleaned`` then holds the values it could clean.
@@ -148,7 +153,7 @@ class FieldsSpec:
             problems.append(Problem(prefix, "form.not_an_object"))
             return {}
         by_key: dict[str, FieldSpec] = self.by_key  # type: ignore[attr-defined]
-        cleaners: dict[str, Cleaner] = self.cleaners  # type: ignore[attr-defined]
+        cleaners: dict[str, Cleaner] = self.system_cleaners if system else self.cleaners  # type: ignore[attr-defined]
         given: dict[str, Any] = {}
         for key, value in data.items():
             clean = cleaners.get(key)
@@ -515,13 +520,17 @@ class FormSpec:
         current: Mapping[str, Any] | None = None,
         env: Env | None = None,
         locked: Mapping[str, str] | None = None,
+        system: bool = False,
     ) -> dict[str, Any]:
         """Clean ``data`` or raise FormError carrying every field's problem (nothing is written).
 
-        ``locked``: fields that refuse input at this stage for this person (see forms.permissions).
+        ``locked``: fields that refuse input at this stage for this person (see forms.permissions);
+        ``system``: the platform writes (read-only fields accept it).
         """
         problems: list[Problem] = []
-        out = self.body.clean(data, problems, partial=partial, current=current, env=env, locked=locked)
+        out = self.body.clean(
+            data, problems, partial=partial, current=current, env=env, locked=locked, system=system
+        )
         if problems:
             raise FormError(problems=problems, count=len(problems))
         return out

@@ -66,3 +66,13 @@ def test_the_level_message_names_the_field_in_both_languages(runtime, ticket, pe
         runtime.update(ticket.id, {"solution": "x"}, actor=people["agent"])
     assert "solution" in caught.value.render("en") and "solution" in caught.value.render("zh")
     assert "cannot be changed" in caught.value.render("en")
+
+
+def test_a_read_only_field_takes_the_systems_value_but_refuses_a_persons(runtime, ticket, people):
+    # vip is `readonly: true`: the CRM lookup's answer (a system command) sets it, nobody types it
+    with pytest.raises(FormError) as caught:
+        runtime.update(ticket.id, {"vip": True}, actor=people["lead"])
+    assert [(p.path, p.code) for p in caught.value.problems] == [("vip", "form.field_locked")]
+    assert runtime.update(ticket.id, {"vip": True}).data["vip"] is True
+    changed = [e for e in runtime.events(ticket.id) if e["type"] == "field_changed"]
+    assert changed[-1]["payload"]["field"] == "vip" and changed[-1]["actor_id"] is None
