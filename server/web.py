@@ -26,6 +26,7 @@ register(
         "nav.inbox": {"zh": "待办", "en": "Inbox"},
         "nav.dashboards": {"zh": "仪表盘", "en": "Dashboards"},
         "nav.admin": {"zh": "管理", "en": "Admin"},
+        "nav.designer": {"zh": "设计器", "en": "Designer"},
         "nav.api": {"zh": "API 文档", "en": "API docs"},
         "nav.logout": {"zh": "退出", "en": "Sign out"},
         "nav.login": {"zh": "登录", "en": "Sign in"},
@@ -61,11 +62,21 @@ def local_time(value: dt.datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> 
     return value.astimezone(user_zone()).strftime(fmt)
 
 
+def _may_design(principal: Any) -> bool:
+    """Admins, and members of an app's ``designer`` role (engine/designer.py), see the designer."""
+    from engine.designer import DESIGNER_ROLE
+
+    return principal is not None and (
+        principal.is_admin or any(DESIGNER_ROLE in roles for roles in principal.roles.values())
+    )
+
+
 def context() -> dict[str, Any]:
     lang = g.get("lang", "zh")
     return {
         "lang": lang,
         "principal": g.get("principal"),
+        "may_design": _may_design(g.get("principal")),
         "csrf_token": g.get("csrf") or "",
         "t": lambda code, **params: t(code, lang, **params),
         "text_of": lambda value: text_of(value, lang),

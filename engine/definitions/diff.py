@@ -92,6 +92,16 @@ def diff(old: Any, new: Any, path: tuple[Any, ...] = ()) -> list[Change]:
             if k not in before
         ]
         return out
-    if old != new or type(old) is not type(new):
+    if not _same(old, new):
         return [Change(format_path(path), "changed", old, new)]
     return []
+
+
+def _same(old: Any, new: Any) -> bool:
+    """Equal values of the same kind. 120.0 from YAML and 120 back from a browser's JSON are the same
+    number; ``true`` and ``1`` are not the same value."""
+    if isinstance(old, bool) or isinstance(new, bool):
+        return type(old) is type(new) and old == new
+    if isinstance(old, int | float) and isinstance(new, int | float):
+        return old == new
+    return type(old) is type(new) and old == new

@@ -28,9 +28,24 @@ class Loaded:
     source: Source
 
 
+#: The definition format this Gongdan reads; a file declaring a newer ``format`` is refused.
+FORMAT_VERSION = 1
+
+
 def canonical_data(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The definition as stored and exported: plain data without the informative ``version``."""
-    return {k: thaw(v) for k, v in data.items() if k != "version"}
+    """The definition as stored and exported: plain data without the informative ``version`` (nor
+    ``format``: a stored definition is always in this Gongdan's format)."""
+    return {k: thaw(v) for k, v in data.items() if k not in ("version", "format")}
+
+
+def newer_format_problems(data: Any) -> list[Problem]:
+    """A file written for a newer Gongdan: one clear problem instead of every unknown key it holds."""
+    found = data.get("format") if isinstance(data, Mapping) else None
+    if isinstance(found, int) and not isinstance(found, bool) and found > FORMAT_VERSION:
+        import engine.designer_messages  # noqa: F401  (the message's text)
+
+        return [Problem("format", "designer.newer_format", {"format": found, "supported": FORMAT_VERSION})]
+    return []
 
 
 def checksum_of(data: Mapping[str, Any]) -> str:
@@ -51,6 +66,9 @@ def _cross_reference_problems(src: Source) -> list[Problem]:
 
 def check_source(src: Source) -> list[Problem]:
     """Every problem of a parsed definition: schema first, then cross-references."""
+    newer = newer_format_problems(src.data)
+    if newer:
+        return [src.problem(("format",), p.code, **p.params) for p in newer]
     problems = schema_problems(src)
     if isinstance(src.data, Mapping):
         problems += _cross_reference_problems(src)
@@ -58,10 +76,16 @@ def check_source(src: Source) -> list[Problem]:
     return sorted(unique.values(), key=lambda p: (p.line or 0, p.column or 0, p.path))
 
 
-def load_definition(source: str | bytes | Path | Mapping[str, Any], name: str | None = None) -> Loaded:
+def load_definition(
+    source: str | bytes | Path | Mapping[str, Any],
+    name: str | None = None,
+) -> Loaded:
     """Load and check a definition from a file path, its bytes/text, or already-parsed data."""
     if isinstance(source, Mapping):
         check_data_depth(source)
+        newer = newer_format_problems(source)
+        if newer:
+            raise DefinitionError(problems=newer, name=name or "<definition>", count=len(newer))
         src = Source(canonical_data(source), {}, name or "<definition>")
     else:
         src = read_source(source, name)

@@ -25,6 +25,26 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(app_schema())
 
 
+@cache
+def _fast_validator() -> Any:
+    """The same schema in jsonschema-rs (compiled Rust): a few hundred times faster at saying *whether*
+    a definition is valid, so a valid one — what the designer saves all day — costs well under a
+    millisecond. Only an invalid one goes through the Python validator, for its paths and messages.
+    Formats are not asserted, as in the Python validator."""
+    import jsonschema_rs
+
+    return jsonschema_rs.validator_for(app_schema(), validate_formats=False)
+
+
+def is_valid(data: Any) -> bool | None:
+    """Whether ``data`` meets the schema; None when the fast validator cannot tell (data that is not
+    plain JSON, such as dates YAML parsed)."""
+    try:
+        return bool(_fast_validator().is_valid(data))
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
 def _short(value: Any, limit: int = 60) -> str:
     shown = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"
@@ -98,6 +118,8 @@ def _problems_of(error: ValidationError, src: Source) -> list[Problem]:
 
 def schema_problems(src: Source) -> list[Problem]:
     """Every way ``src.data`` breaks the schema, each with its path and position."""
+    if is_valid(src.data):
+        return []
     out: list[Problem] = []
     for error in _validator().iter_errors(src.data):
         out.extend(_problems_of(error, src))

@@ -243,6 +243,16 @@ def test_publishing_the_same_definition_again_creates_no_version(runtime, compla
     assert [v["version"] for v in runtime.versions("complaint")] == [1]
 
 
+def test_a_definition_back_from_a_browser_with_120_for_120_0_is_no_new_version(runtime, complaint_app):
+    import json
+
+    _, stored = runtime.definition("complaint")
+    as_json = json.loads(json.dumps(stored).replace(": 120.0", ": 120"))  # JavaScript has one number type
+    assert "120.0" in json.dumps(stored) and "120.0" not in json.dumps(as_json)
+    again = runtime.publish(as_json)
+    assert not again.published and [v["version"] for v in runtime.versions("complaint")] == [1]
+
+
 def test_dry_run_publish_reports_the_diff_and_writes_nothing(runtime, complaint_app):
     v2 = deepcopy(runtime.definition("complaint")[1])
     v2["name"] = {"zh": "投诉", "en": "Complaints"}

@@ -161,3 +161,22 @@ def test_broken_fixture_cross_reference_errors_are_left_to_the_loader(validator)
         ("/ticket_types/ticket/form/sections/0/fields/1/max_length", "type"),
         ("/ticket_types/ticket/form/sections/0/fields/2/type", "enum"),
     ]
+
+
+FIXTURES = sorted((ROOT / "tests" / "fixtures").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED_APPS + FIXTURES, ids=lambda p: p.name)
+def test_the_fast_validity_check_agrees_with_the_explaining_validator(validator, path):
+    # Valid definitions skip the Python validator, so the two must never disagree on validity.
+    from engine.definitions.schema import is_valid
+
+    data = read_source(path).data
+    assert is_valid(data) is not bool(list(validator.iter_errors(data)))
+
+
+def test_every_schema_problem_is_still_explained_when_the_fast_check_fails():
+    from engine.definitions.schema import schema_problems
+
+    problems = schema_problems(read_source(BROKEN_APP))
+    assert problems and all(p.path and p.message("en") for p in problems)
