@@ -140,21 +140,27 @@ def login(db: Database, username: str, password: str, ip: str | None = None) -> 
         if failures >= MAX_FAILURES:
             raise AuthError("auth.locked", minutes=LOCK_MINUTES)
         raise AuthError("auth.bad_credentials")
-    token = secrets.token_urlsafe(32)
-    info = SessionInfo(user.id, secrets.token_urlsafe(24), now + SESSION_IDLE)
     with db.write() as conn:
         conn.execute(update(U).where(U.c.id == user.id).values(failed_logins=0, locked_until=None))
-        conn.execute(
-            insert(S).values(
-                token_hash=digest(token),
-                user_id=user.id,
-                csrf_token=info.csrf_token,
-                created_at=now,
-                last_seen_at=now,
-                expires_at=info.expires_at,
-                ip=ip,
-            )
+        return open_session(conn, user.id, ip, now)
+
+
+def open_session(conn: Connection, user_id: int, ip: str | None, now: dt.datetime) -> tuple[str, SessionInfo]:
+    """A new session of a user already checked (password, single sign-on): (cookie token, session).
+    Only the token's SHA-256 is stored."""
+    token = secrets.token_urlsafe(32)
+    info = SessionInfo(user_id, secrets.token_urlsafe(24), now + SESSION_IDLE)
+    conn.execute(
+        insert(S).values(
+            token_hash=digest(token),
+            user_id=user_id,
+            csrf_token=info.csrf_token,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=info.expires_at,
+            ip=ip,
         )
+    )
     return token, info
 
 
