@@ -35,6 +35,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 from engine.channel_settings import channel_url
 from engine.config import ROBOT_PREFIX, Settings, load_settings, redact
 from engine.i18n import Message, current_lang, t, text_of
+from engine.im_cards import build_card
 from engine.jobs.outbound import (
     ANSWER_EXCERPT,
     RETRYABLE_4XX,
@@ -85,6 +86,13 @@ def _json_bytes(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def header_key(key: str) -> str:
+    """An idempotency key as an HTTP header can carry it (ASCII): characters outside printable ASCII,
+    such as a Chinese rule name in the key, percent-encoded — the same key always gives the same
+    header, so the receiver still recognises a repeat."""
+    return "".join(c if " " <= c <= "~" else quote(c, safe="") for c in key)
+
+
 def _post_json(
     url: str, body: bytes, idempotency_key: str, timeout: float, **headers: str
 ) -> OutboundResponse:
@@ -95,7 +103,7 @@ def _post_json(
         content=body,
         headers={
             "Content-Type": "application/json; charset=utf-8",
-            "Idempotency-Key": idempotency_key,
+            "Idempotency-Key": header_key(idempotency_key),
             "User-Agent": "Gongdan",
             **headers,
         },
@@ -531,6 +539,9 @@ def _button(payload: Mapping[str, Any]) -> str:
 def dingtalk_message(payload: Mapping[str, Any]) -> dict[str, Any]:
     """An actionCard with a button to the ticket; markdown with ``at`` when people are @-mentioned
     (DingTalk shows mentions in text and markdown messages only)."""
+    card = build_card("dingtalk", payload)  # an interactive card (``card: approval``; engine/im_cards.py)
+    if card is not None:
+        return card
     title, text, link = str(payload.get("title") or ""), str(payload.get("text") or ""), payload.get("link")
     mobiles = list(payload.get("at_mobiles") or ())
     if mobiles or not link:
@@ -574,6 +585,9 @@ def send_dingtalk(payload: dict[str, Any], idempotency_key: str, timeout: float)
 def wecom_message(payload: Mapping[str, Any]) -> dict[str, Any]:
     """Markdown with a link to the ticket; a text message when people are @-mentioned by phone
     (WeCom mentions by phone only in text messages)."""
+    card = build_card("wecom", payload)  # an interactive card (``card: approval``; engine/im_cards.py)
+    if card is not None:
+        return card
     title, text, link = str(payload.get("title") or ""), str(payload.get("text") or ""), payload.get("link")
     mobiles = list(payload.get("at_mobiles") or ())
     if mobiles:
@@ -595,6 +609,9 @@ def send_wecom(payload: dict[str, Any], idempotency_key: str, timeout: float) ->
 
 def feishu_card(payload: Mapping[str, Any]) -> dict[str, Any]:
     """An interactive card: the title as header, the text as lark_md, a button to the ticket."""
+    card = build_card("feishu", payload)  # an interactive card (``card: approval``; engine/im_cards.py)
+    if card is not None:
+        return card
     elements: list[dict[str, Any]] = [
         {"tag": "div", "text": {"tag": "lark_md", "content": str(payload.get("text") or "")}}
     ]

@@ -151,6 +151,17 @@ def _created(state: dict[str, Any], facts: TypeFacts, e: Fact, at: int) -> None:
         state["satisfaction"] = _number(data.get(facts.satisfaction_field))
 
 
+def _imported(state: dict[str, Any], facts: TypeFacts, e: Fact, at: int) -> None:
+    """A ticket brought in from a sheet (engine/ticket_import.py): its historical creation and, when
+    it was closed or cancelled there, its end, in one event."""
+    p = e.payload
+    _created(state, facts, e, at)
+    if p.get("created_at"):
+        state["created"] = to_us(dt.datetime.fromisoformat(p["created_at"]))
+    if p.get("status") in ("closed", "cancelled") and p.get("closed_at"):
+        state["status"], state["closed"] = p["status"], to_us(dt.datetime.fromisoformat(p["closed_at"]))
+
+
 def _field_changed(state: dict[str, Any], facts: TypeFacts, e: Fact, at: int) -> None:
     if facts.satisfaction_field and e.payload.get("field") == facts.satisfaction_field:
         state["satisfaction"] = _number(e.payload.get("new"))
@@ -285,6 +296,7 @@ def _sla_moved(state: dict[str, Any], facts: TypeFacts, e: Fact, at: int) -> Non
 
 _HANDLERS = {
     "created": _created,
+    "imported": _imported,
     "field_changed": _field_changed,
     "stage_entered": _stage_entered,
     "stage_left": _stage_left,

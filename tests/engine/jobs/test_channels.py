@@ -30,6 +30,16 @@ def test_a_webhook_posts_the_body_as_json_signed_with_the_secret(httpserver: HTT
     assert request.headers["X-Gongdan-Signature"] == f"sha256={expected}"
 
 
+def test_a_key_naming_a_chinese_rule_is_sent_percent_encoded_the_same_every_time(httpserver: HTTPServer):
+    # Outbox keys carry the rule's name; an HTTP header carries ASCII only.
+    httpserver.expect_request("/in", method="POST").respond_with_data("", status=204)
+    key = "webhook:P1 投诉通知运维:7:3"
+    for _ in range(2):  # a retry sends the same header
+        send_webhook({"url": httpserver.url_for("/in"), "secret": None, "body": {}}, key, 5)
+    sent = [request.headers["Idempotency-Key"] for request, _ in httpserver.log]
+    assert sent == ["webhook:P1 %E6%8A%95%E8%AF%89%E9%80%9A%E7%9F%A5%E8%BF%90%E7%BB%B4:7:3"] * 2
+
+
 def test_a_webhook_without_a_secret_is_not_signed(httpserver: HTTPServer):
     httpserver.expect_request("/in", method="POST").respond_with_data("ok")
     send_webhook({"url": httpserver.url_for("/in"), "secret": None, "body": {}}, "k1", 5)

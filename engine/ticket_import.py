@@ -1,0 +1,950 @@
+"""Bringing existing tickets in from the sheets companies keep today (XLSX or CSV).
+
+A sheet is read as a header row plus data rows (engine/sheets.py: XLSX and CSV, streamed where
+large). A *mapping* names, per column, the field it fills or one of the special targets
+(``_number`` the sheet's ticket number, ``_created_at``, ``_closed_at``, ``_stage``, ``_status``,
+``_created_by``); each value is converted by its field type's converter (engine/ticket_values.py:
+Chinese dates, option labels, users by name or mobile …) and the row is then cleaned by the form
+engine's own validation (its compiled fast path), so an imported ticket obeys the same rules as a
+submitted one.
+
+:meth:`Importer.check` is the dry run: every row's problems (row number, column, message) and
+nothing written but the job. :meth:`Importer.run` imports the valid rows in batches (``BATCH``
+rows, one transaction each, with the job's ``done_rows`` in the same transaction): a crash loses at
+most the batch in flight and a re-run goes on after ``done_rows``. Every ticket carries
+``external_ref`` (the sheet's ticket number, else a hash of the row), so a re-run — or importing
+the same file again, or an export of it — creates nothing new. Each imported ticket gets one
+``imported`` event (the truth its metrics are folded from) and its ``ticket_metrics`` row, so last
+year's tickets show up in reports. No rules run and nobody is notified: the tickets happened before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+import engine.ticket_import_messages  # noqa: F401  (registers the messages)
+from engine.definitions.model import FieldDef
+from engine.errors import ConflictError, FormError, InputError, NotFoundError, Problem
+from engine.forms.spec import Env, is_empty
+from engine.i18n import t, text_of
+from engine.reports.metrics import Fact, fold, new_state, row_of, times_of
+from engine.sheets import (  # noqa: F401  (re-exported: the import's public names)
+    DEFAULT_MAX_ROWS,
+    MAX_ROWS_ENV,
+    OPENERS,
+    STREAM_ENV,
+    Sheet,
+    max_rows,
+    open_sheet,
+)
+from engine.sheets import cell_text as _text
+from engine.store.models import (
+    App,
+    Counter,
+    Event,
+    FlowInstance,
+    ImportJob,
+    ImportMapping,
+    Record,
+    TicketMetrics,
+    TicketStageTime,
+    UniqueValue,
+)
+from engine.store.types import utcnow
+from engine.ticket_values import (
+    CONVERTERS,
+    Context,
+    ConvertError,
+    Directory,
+    convert,
+    parse_day,
+    parse_moment,
+)
+
+R, E, FI, TM, TS, UV, J = (
+    m.__table__ for m in (Record, Event, FlowInstance, TicketMetrics, TicketStageTime, UniqueValue, ImportJob)
+)
+
+#: Rows written per transaction: small enough for short locks, large enough to be fast.
+BATCH = 1000
+#: Row problems kept on the job (the count is always exact; a sheet with more shows the first ones).
+STORED_ERRORS = 2000
+REF_LIMIT = 128
+#: A job marked running but silent for this long was cut off (a crash): a new run may resume it.
+STALE_RUN = dt.timedelta(minutes=2)
+DEFAULT_TZ = "Asia/Shanghai"
+SPECIAL = ("_number", "_created_at", "_closed_at", "_stage", "_status", "_created_by")
+#: Field types a sheet cannot fill: files need uploads, computed values are Gongdan's own.
+NOT_IMPORTABLE = frozenset({"attachment", "image", "formula", "autonumber"})
+#: Headers recognised for the special targets, besides their own names and labels.
+SPECIAL_ALIASES = {
+    "_number": ("工单号", "编号", "单号", "工单编号", "number", "ticket number", "ticket no", "no", "id"),
+    "_created_at": ("创建时间", "提交时间", "创建日期", "created", "created at", "created_at", "date"),
+    "_closed_at": ("关闭时间", "完成时间", "结案时间", "closed", "closed at", "closed_at"),
+    "_stage": ("阶段", "当前阶段", "环节", "stage"),
+    "_status": ("状态", "处理状态", "status"),
+    "_created_by": ("提交人", "创建人", "发起人", "submitter", "created by", "created_by"),
+}
+STATUS_WORDS = {
+    "open": ("open", "处理中", "进行中", "未关闭", "待处理", "打开", "新建", "new", "in progress"),
+    "closed": ("closed", "已关闭", "关闭", "已完成", "完成", "已解决", "解决", "done", "resolved"),
+    "cancelled": ("cancelled", "canceled", "已取消", "取消", "作废", "已作废"),
+}
+
+
+# =============================================================================== mapping
+@dataclass(frozen=True)
+class Target:
+    key: str
+    type: str
+    label: Mapping[str, str]
+    fdef: FieldDef | None = None
+
+
+def targets(tspec: Any) -> dict[str, Target]:
+    """What a column may fill: the importable fields of the type, then the special targets."""
+    out = {
+        f.key: Target(f.key, f.type, dict(f.label), f)
+        for f in tspec.definition.form.fields
+        if f.type not in NOT_IMPORTABLE
+    }
+    for key in SPECIAL:
+        code = f"import.target.{key}"
+        out[key] = Target(key, key, {"zh": t(code, "zh"), "en": t(code, "en")})
+    return out
+
+
+def auto_mapping(header: Sequence[str], tspec: Any) -> dict[str, str]:
+    """Columns whose header is a field's key or label (or a special target's usual name) → it."""
+    names: dict[str, str] = {}
+    for key, target in targets(tspec).items():
+        for name in (key, *target.label.values(), *SPECIAL_ALIASES.get(key, ())):
+            if name:
+                names.setdefault(str(name).strip().lower(), key)
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for column in header:
+        key = names.get(column.strip().lower())
+        if key and key not in used:
+            out[column] = key
+            used.add(key)
+    return out
+
+
+def mapping_columns(mapping: Mapping[str, Any] | None) -> dict[str, str]:
+    """``{"columns": {header: target}}`` (or the inner dict itself) → {header: target}, unmapped dropped."""
+    if not mapping:
+        return {}
+    columns = mapping.get("columns", mapping) if isinstance(mapping, Mapping) else {}
+    return {str(k): str(v) for k, v in dict(columns).items() if v}
+
+
+def check_mapping(columns: Mapping[str, str], header: Sequence[str], tspec: Any) -> None:
+    """Every problem of a mapping at once (InputError), before any row is read."""
+    known = targets(tspec)
+    all_fields = {f.key: f for f in tspec.definition.form.fields}
+    problems: list[Problem] = []
+    first: dict[str, str] = {}
+    for column, target in columns.items():
+        where = f"mapping.columns.{column}"
+        if column not in header:
+            problems.append(
+                Problem(
+                    where,
+                    "import.mapping_unknown_column",
+                    {"column": column, "known": ", ".join(header)[:300]},
+                )
+            )
+        if target in all_fields and target not in known:
+            ftype = all_fields[target].type
+            problems.append(
+                Problem(where, "import.mapping_not_importable", {"target": target, "type": ftype})
+            )
+        elif target not in known:
+            shown = ", ".join(known)[:300]
+            problems.append(
+                Problem(
+                    where,
+                    "import.mapping_unknown_target",
+                    {"column": column, "target": target, "known": shown},
+                )
+            )
+        elif target in first:
+            problems.append(
+                Problem(
+                    where,
+                    "import.mapping_twice",
+                    {"target": target, "first": first[target], "column": column},
+                )
+            )
+        else:
+            first[target] = column
+    for f in tspec.definition.form.fields:
+        if f.required and f.key not in first and f.key in known and "default" not in f.options:
+            label = text_of(dict(f.label))
+            problems.append(
+                Problem(
+                    "mapping.columns", "import.mapping_missing_required", {"field": f.key, "label": label}
+                )
+            )
+    if problems:
+        raise InputError("import.mapping_invalid", problems=problems, count=len(problems))
+
+
+# =============================================================================== rows
+@dataclass
+class Row:
+    """One data row, converted and cleaned by the form, or with its problems."""
+
+    number: int
+    ref: str
+    data: dict[str, Any] | None
+    created_at: dt.datetime | None = None
+    closed_at: dt.datetime | None = None
+    status: str = "open"
+    stage: str | None = None
+    created_by: int | None = None
+    problems: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def problem(
+    row: int, column: str, code: str, params: Mapping[str, Any], fieldkey: str = ""
+) -> dict[str, Any]:
+    """A row problem as stored on the job: row, column, field, message code and its parameters."""
+    safe = {k: v if isinstance(v, int | float | str) or v is None else str(v) for k, v in params.items()}
+    return {"row": row, "column": column, "field": fieldkey, "code": code, "params": safe}
+
+
+def problem_text(p: Mapping[str, Any], lang: str | None = None) -> str:
+    return t(p["code"], lang, **(p.get("params") or {}))
+
+
+class Plan:
+    """A mapping applied to one sheet and ticket type: what each column does, built once per run."""
+
+    def __init__(
+        self, spec: Any, tspec: Any, header: Sequence[str], columns: Mapping[str, str], ctx: Context
+    ):
+        self.spec, self.tspec, self.ctx = spec, tspec, ctx
+        known = targets(tspec)
+        self.cells = [(header.index(c), c, known[target]) for c, target in columns.items() if c in header]
+        self.column_of = {target.key: column for _, column, target in self.cells}
+        self.has_ref = "_number" in self.column_of
+        stages = {}
+        for node in tspec.definition.flow.nodes:
+            if node.type in ("task", "approval", "timer", "subprocess", "end"):
+                for name in (node.id, *dict(node.name).values()):
+                    stages.setdefault(str(name).strip().lower(), node.id)
+        self.stages = stages
+        self.stage_ids = [n.id for n in tspec.definition.flow.nodes if n.type not in ("start", "gateway")]
+        self.statuses = {w.lower(): s for s, words in STATUS_WORDS.items() for w in words}
+        self.env = Env({"id": None}, None, {"app": spec.key, "ticket_type": tspec.key})
+
+    def row(self, number: int, values: Sequence[Any]) -> Row | None:
+        """The row converted and validated; None for a row with nothing in it."""
+        if all(v is None or v == "" for v in values):
+            return None
+        problems: list[dict[str, Any]] = []
+        data: dict[str, Any] = {}
+        meta: dict[str, Any] = {}
+        for index, column, target in self.cells:
+            value = values[index] if index < len(values) else None
+            if value is None or (isinstance(value, str) and not value.strip()):
+                continue
+            try:
+                if target.fdef is not None:
+                    data[target.key] = convert(value, target.fdef, self.ctx)
+                else:
+                    meta[target.key] = self._special(target.key, value)
+            except ConvertError as exc:
+                problems.append(problem(number, column, exc.code, exc.params, target.key))
+        ref = _text(meta.get("_number", "")) if self.has_ref else ""
+        row = Row(number, ref, None, meta.get("_created_at"), meta.get("_closed_at"))
+        row.created_by = meta.get("_created_by")
+        row.stage = meta.get("_stage")
+        row.status = meta.get("_status") or ("closed" if row.closed_at else "open")
+        if row.stage is not None and _is_end(self.tspec, row.stage) and "_status" not in meta:
+            row.status = "closed"
+        if len(ref) > REF_LIMIT:
+            problems.append(
+                problem(number, self.column_of["_number"], "import.ref_too_long", {"limit": REF_LIMIT})
+            )
+        self._check_times(row, problems)
+        try:
+            env = Env({"id": row.created_by}, row.created_at, self.env.ticket)
+            row.data = self.tspec.form.validate(data, env=env)
+        except FormError as exc:
+            for p in exc.problems:
+                key = re.split(r"[.\[]", p.path, maxsplit=1)[0]
+                column = self.column_of.get(key) or key
+                problems.append(problem(number, column, p.code, p.params, key))
+        if not self.has_ref and row.data is not None:
+            row.ref = "row:" + _row_hash(values)
+        row.problems = problems
+        return row
+
+    def columns(self) -> dict[str, str]:
+        """The mapping in use, {header: target} (kept on the job so a resumed run maps the same)."""
+        return {column: target.key for _, column, target in self.cells}
+
+    def ref_of(self, values: Sequence[Any]) -> str:
+        """A row's external reference without converting it (rows a resumed run passes over)."""
+        if all(v is None or v == "" for v in values):
+            return ""
+        if self.has_ref:
+            index = next(i for i, _, target in self.cells if target.key == "_number")
+            return _text(values[index]) if index < len(values) else ""
+        return "row:" + _row_hash(values)
+
+    def _special(self, key: str, value: Any) -> Any:
+        if key in ("_created_at", "_closed_at"):
+            return parse_moment(value, self.ctx.tz)
+        if key == "_created_by":
+            return self.ctx.directory.user(value)
+        text = _text(value)
+        if key == "_stage":
+            found = self.stages.get(text.lower())
+            if found is None:
+                raise ConvertError("import.bad_stage", value=text[:60], known=", ".join(self.stage_ids))
+            return found
+        if key == "_status":
+            found = self.statuses.get(text.lower())
+            if found is None:
+                raise ConvertError("import.bad_status", value=text[:60])
+            return found
+        return text  # _number
+
+    def _check_times(self, row: Row, problems: list[dict[str, Any]]) -> None:
+        if row.status != "open" and row.closed_at is None:
+            column = self.column_of.get("_closed_at") or self.column_of.get("_status") or ""
+            problems.append(problem(row.number, column, "import.closed_without_date", {}, "_closed_at"))
+        if row.status == "open":
+            row.closed_at = None
+        if row.closed_at and row.created_at and row.closed_at < row.created_at:
+            params = {"closed": row.closed_at.isoformat(), "created": row.created_at.isoformat()}
+            problems.append(
+                problem(
+                    row.number,
+                    self.column_of.get("_closed_at", ""),
+                    "import.closed_before_created",
+                    params,
+                    "_closed_at",
+                )
+            )
+
+
+def _is_end(tspec: Any, node_id: str) -> bool:
+    return any(n.id == node_id and n.type == "end" for n in tspec.definition.flow.nodes)
+
+
+def _row_hash(values: Sequence[Any]) -> str:
+    return hashlib.sha256(json.dumps([_text(v) for v in values], ensure_ascii=False).encode()).hexdigest()[
+        :40
+    ]
+
+
+# =============================================================================== jobs
+@dataclass(frozen=True)
+class Source:
+    """Where a job's file is read from: a path on disk (CLI) or the file storage (uploads)."""
+
+    path: Path
+    name: str
+    sha256: str
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def saved_mapping(db: Any, app_id: int, ticket_type: str, name: str) -> dict[str, Any]:
+    with db.read() as conn:
+        found = conn.execute(
+            select(ImportMapping.mapping).where(
+                ImportMapping.app_id == app_id,
+                ImportMapping.ticket_type == ticket_type,
+                ImportMapping.name == name,
+            )
+        ).scalar()
+        if found is None:
+            names = conn.execute(
+                select(ImportMapping.name).where(
+                    ImportMapping.app_id == app_id, ImportMapping.ticket_type == ticket_type
+                )
+            ).scalars()
+            raise NotFoundError("import.mapping_not_found", name=name, known=", ".join(names) or "—")
+    return dict(found)
+
+
+def save_mapping(
+    db: Any, app_key: str, ticket_type: str, name: str, mapping: Mapping[str, Any], actor: int | None
+) -> None:
+    """Keep a mapping under ``name`` (replacing one of the same name), so next month's sheet maps itself."""
+    name = (name or "").strip()
+    if not 0 < len(name) <= 100:
+        raise InputError("import.mapping_name", problems=[Problem("name", "import.mapping_name")])
+    columns = {"columns": mapping_columns(mapping)}
+    with db.write() as conn:
+        app_id = _app_id(conn, app_key)
+        existing = conn.execute(
+            select(ImportMapping.id).where(
+                ImportMapping.app_id == app_id,
+                ImportMapping.ticket_type == ticket_type,
+                ImportMapping.name == name,
+            )
+        ).scalar()
+        if existing is None:
+            conn.execute(
+                insert(ImportMapping).values(
+                    app_id=app_id,
+                    ticket_type=ticket_type,
+                    name=name,
+                    mapping=columns,
+                    created_by=actor,
+                    created_at=utcnow(),
+                )
+            )
+        else:
+            conn.execute(update(ImportMapping).where(ImportMapping.id == existing).values(mapping=columns))
+
+
+def list_mappings(db: Any, app_key: str, ticket_type: str) -> list[dict[str, Any]]:
+    with db.read() as conn:
+        app_id = _app_id(conn, app_key)
+        rows = conn.execute(
+            select(ImportMapping.name, ImportMapping.mapping)
+            .where(ImportMapping.app_id == app_id, ImportMapping.ticket_type == ticket_type)
+            .order_by(ImportMapping.name)
+        ).all()
+    return [{"name": r.name, "mapping": r.mapping} for r in rows]
+
+
+def _app_id(conn: Connection, app_key: str) -> int:
+    found = conn.execute(select(App.id).where(App.key == app_key)).scalar()
+    if found is None:
+        raise NotFoundError("runtime.unknown_app", app=app_key)
+    return found
+
+
+class Importer:
+    """One ticket type's import: the dry run (:meth:`check`) and the batched, resumable :meth:`run`."""
+
+    def __init__(
+        self, runtime: Any, app_key: str, ticket_type: str, tz: str = DEFAULT_TZ, batch: int = BATCH
+    ):
+        self.runtime, self.db = runtime, runtime.db
+        self.spec, self.tspec = runtime.type_spec(app_key, ticket_type)
+        self.app_key, self.ticket_type = app_key, ticket_type
+        self.tz = ZoneInfo(tz)
+        self.batch = max(1, batch)
+        with self.db.read() as conn:
+            self.app_id, self.version = conn.execute(
+                select(App.id, App.current_version).where(App.key == app_key)
+            ).one()
+
+    # ------------------------------------------------------------------ the plan
+    def plan(self, sheet: Sheet, mapping: Mapping[str, Any] | None) -> Plan:
+        columns = mapping_columns(mapping) or auto_mapping(sheet.header, self.tspec)
+        check_mapping(columns, sheet.header, self.tspec)
+        with self.db.read() as conn:
+            directory = Directory(conn)
+        ctx = Context(directory, self.spec.app.option_sets, self.tz)
+        return Plan(self.spec, self.tspec, sheet.header, columns, ctx)
+
+    # ------------------------------------------------------------------ dry run
+    def check(
+        self,
+        source: Source,
+        mapping: Mapping[str, Any] | None = None,
+        actor: int | None = None,
+        file_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Read every row and list every problem; the job is kept (status ``checked``) to run later."""
+        sheet = open_sheet(source.path, source.name)
+        plan = self.plan(sheet, mapping)
+        errors: list[dict[str, Any]] = []
+        error_rows = valid = existing = 0
+        seen: dict[str, int] = {}
+        pending: list[Row] = []
+
+        def flush() -> None:
+            nonlocal existing
+            if pending:
+                with self.db.read() as conn:
+                    found = self._existing(conn, [r.ref for r in pending])
+                existing += sum(1 for r in pending if r.ref in found)
+                pending.clear()
+
+        for number, values in sheet.rows():
+            row = plan.row(number, values)
+            if row is None:
+                continue
+            self._duplicates(row, seen, plan)
+            if row.problems:
+                error_rows += 1
+                if len(errors) < STORED_ERRORS:
+                    errors.extend(row.problems[: STORED_ERRORS - len(errors)])
+                continue
+            valid += 1
+            pending.append(row)
+            if len(pending) >= self.batch:
+                flush()
+        flush()
+        now = utcnow()
+        job = {
+            "app_id": self.app_id,
+            "ticket_type": self.ticket_type,
+            "filename": source.name[:255],
+            "file_sha256": source.sha256,
+            "file_id": file_id,
+            "mapping": {
+                "columns": plan.columns(),
+                "header": list(sheet.header[:500]),
+                "tz": str(self.tz),
+                "valid_rows": valid,
+                "existing_rows": existing,
+            },
+            "status": "checked",
+            "total_rows": sheet.total_rows,
+            "done_rows": 0,
+            "created_rows": 0,
+            "error_rows": error_rows,
+            "errors": errors,
+            "created_by": actor,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self.db.write() as conn:
+            job_id = conn.execute(insert(J).returning(J.c.id), job).scalar_one()
+        return job_view(self.db, job_id)
+
+    def _duplicates(self, row: Row, seen: dict[str, int], plan: Plan) -> None:
+        """A ticket number (or, without one, the same row) twice in one sheet: the later one is an error."""
+        if row.problems or not row.ref:
+            return
+        first = seen.setdefault(row.ref, row.number)
+        if first != row.number:
+            if plan.has_ref:
+                column = plan.column_of["_number"]
+                row.problems.append(
+                    problem(
+                        row.number,
+                        column,
+                        "import.duplicate_ref",
+                        {"ref": row.ref, "first": first},
+                        "_number",
+                    )
+                )
+            else:
+                row.problems.append(problem(row.number, "", "import.duplicate_row", {"first": first}))
+
+    def _existing(self, conn: Connection, refs: Sequence[str]) -> set[str]:
+        """Which refs are tickets of this type already (imported before, or by their number)."""
+        if not refs:
+            return set()
+        found = conn.execute(
+            select(R.c.external_ref, R.c.number).where(
+                R.c.app_id == self.app_id,
+                R.c.ticket_type == self.ticket_type,
+                or_(R.c.external_ref.in_(refs), R.c.number.in_(refs)),
+            )
+        ).all()
+        return {r.external_ref for r in found if r.external_ref} | {r.number for r in found}
+
+    # ------------------------------------------------------------------ the run
+    def begin(self, job_id: int, source: Source) -> None:
+        """Mark the job running (a job already running is refused; a finished one starts over)."""
+        with self.db.write() as conn:
+            job = conn.execute(select(J).where(J.c.id == job_id)).first()
+            if job is None:
+                raise NotFoundError("import.job_not_found", ident=job_id)
+            if job.file_sha256 != source.sha256:
+                raise InputError("import.file_changed", ident=job_id)
+            now = utcnow()
+            if job.status == "running" and job.updated_at > now - STALE_RUN:
+                raise ConflictError(
+                    "import.job_running", ident=job_id, done=job.done_rows, total=job.total_rows
+                )
+            values: dict[str, Any] = {"status": "running", "updated_at": now}
+            if job.status in ("done", "checked") or job.done_rows == 0:
+                # a fresh run (or the same file once more): from the first row; nothing is created twice
+                values.update(done_rows=0, created_rows=0, error_rows=0, errors=[])
+            conn.execute(update(J).where(J.c.id == job_id).values(**values))
+
+    def fail(self, job_id: int, exc: BaseException) -> None:
+        """The job stopped on ``exc``: marked failed, the reason kept as its last problem."""
+        code = getattr(exc, "code", None) or "error.internal"
+        params = dict(getattr(exc, "params", None) or {})
+        with self.db.write() as conn:
+            errors = conn.execute(select(J.c.errors).where(J.c.id == job_id)).scalar() or []
+            failed = problem(0, "", code, params)
+            conn.execute(
+                update(J)
+                .where(J.c.id == job_id)
+                .values(status="failed", errors=[*errors, failed], updated_at=utcnow())
+            )
+
+    def run(
+        self, job_id: int, source: Source, stop_after: int | None = None, begun: bool = False
+    ) -> dict[str, Any]:
+        """Import the job's valid rows after ``done_rows``, ``batch`` rows per transaction.
+
+        ``stop_after`` (tests, the benchmark) stops after that many batches, as a crash would.
+        """
+        if not begun:
+            self.begin(job_id, source)
+        with self.db.read() as conn:
+            job = conn.execute(select(J).where(J.c.id == job_id)).one()
+        sheet = open_sheet(source.path, source.name)
+        plan = self.plan(sheet, job.mapping)
+        seen: dict[str, int] = {}
+        done = job.done_rows
+        # rows before done_rows were imported already; their refs still count for duplicates
+        rows = sheet.rows()
+        batch: list[Row] = []
+        last = done
+        batches = 0
+        for index, (number, values) in enumerate(rows):
+            if index < done:
+                ref = plan.ref_of(values)
+                if ref:
+                    seen.setdefault(ref, number)
+                continue
+            row = plan.row(number, values)
+            last = index + 1
+            if row is not None:
+                self._duplicates(row, seen, plan)
+                batch.append(row)
+            if last - done >= self.batch:
+                self._write_batch(job_id, batch, last)
+                batch, done = [], last
+                batches += 1
+                if stop_after is not None and batches >= stop_after:
+                    return job_view(self.db, job_id)
+        self._write_batch(job_id, batch, max(last, done), final=True)
+        return job_view(self.db, job_id)
+
+    def _write_batch(self, job_id: int, rows: list[Row], done_rows: int, final: bool = False) -> None:
+        """One transaction: the batch's new tickets, their events and metrics, and the job's progress."""
+        now = utcnow()
+        with self.db.write() as conn:
+            good = [r for r in rows if r.ok]
+            existing = self._existing(conn, [r.ref for r in good])
+            fresh = [r for r in good if r.ref not in existing]
+            problems = [p for r in rows for p in r.problems]
+            fresh, unique_problems = self._claims_ok(conn, fresh)
+            problems += unique_problems
+            created = self._insert(conn, job_id, fresh, now) if fresh else 0
+            job = conn.execute(
+                select(J.c.errors, J.c.error_rows, J.c.created_rows).where(J.c.id == job_id)
+            ).one()
+            errors = list(job.errors or [])
+            errors = errors + problems[: max(0, STORED_ERRORS - len(errors))]
+            bad_rows = len({p["row"] for p in problems})
+            values: dict[str, Any] = {
+                "done_rows": done_rows,
+                "created_rows": job.created_rows + created,
+                "error_rows": job.error_rows + bad_rows,
+                "errors": errors,
+                "updated_at": now,
+            }
+            if final:
+                values["status"] = "done"
+            conn.execute(update(J).where(J.c.id == job_id).values(**values))
+
+    def _claims_ok(self, conn: Connection, rows: list[Row]) -> tuple[list[Row], list[dict[str, Any]]]:
+        """Rows whose unique fields are free (in the database and within the batch); the others' problems."""
+        keys = self.tspec.unique_keys
+        if not keys or not rows:
+            return rows, []
+        from engine.forms.spec import unique_text
+
+        ok, problems, taken = [], [], set()
+        for row in rows:
+            assert row.data is not None
+            clash = None
+            for key in keys:
+                if is_empty(row.data.get(key)):
+                    continue
+                value = unique_text(row.data[key])
+                holder = conn.execute(
+                    select(UV.c.record_id).where(
+                        UV.c.app_id == self.app_id,
+                        UV.c.ticket_type == self.ticket_type,
+                        UV.c.field == key,
+                        UV.c.value == value,
+                    )
+                ).scalar()
+                if holder is not None or (key, value) in taken:
+                    clash = key
+                    break
+                taken.add((key, value))
+            if clash is None:
+                ok.append(row)
+            else:
+                problems.append(problem(row.number, clash, "import.not_unique", {"field": clash}, clash))
+        return ok, problems
+
+    def _insert(self, conn: Connection, job_id: int, rows: list[Row], now: dt.datetime) -> int:
+        tspec = self.tspec
+        for row in rows:
+            row.created_at = row.created_at or now
+        numbers = self._numbers(conn, rows)
+        records = []
+        for row, number in zip(rows, numbers, strict=True):
+            open_ = row.status == "open"
+            records.append(
+                {
+                    "app_id": self.app_id,
+                    "app_version": self.version,
+                    "ticket_type": self.ticket_type,
+                    "number": number,
+                    "stage": row.stage if open_ and row.stage and not _is_end(tspec, row.stage) else None,
+                    "status": row.status,
+                    "data": row.data,
+                    "created_by": row.created_by,
+                    "created_at": row.created_at,
+                    "updated_by": row.created_by,
+                    "updated_at": row.closed_at or row.created_at,
+                    "closed_at": row.closed_at,
+                    "row_version": 1,
+                    "event_seq": 1,
+                    "external_ref": row.ref,
+                }
+            )
+        ids = list(conn.execute(insert(R).returning(R.c.id, sort_by_parameter_order=True), records).scalars())
+        conn.execute(
+            insert(FI),
+            [
+                {
+                    "record_id": rid,
+                    "app_version": self.version,
+                    "status": "running" if row.status == "open" else "ended",
+                    "tokens": [],
+                    "state": {"imported": True},
+                    "parent_instance_id": None,
+                    "parent_node": None,
+                    "started_at": row.created_at,
+                    "ended_at": None if row.status == "open" else row.closed_at,
+                }
+                for rid, row in zip(ids, rows, strict=True)
+            ],
+        )
+        events, metrics, times, claims = [], [], [], []
+        from engine.reports.keeping import _facts
+
+        facts = _facts(self.spec, self.ticket_type)
+        for rid, row, rec in zip(ids, rows, records, strict=True):
+            payload = imported_payload(row, rec["stage"], job_id, now)
+            events.append(
+                {
+                    "record_id": rid,
+                    "seq": 1,
+                    "type": "imported",
+                    "actor_id": row.created_by,
+                    "at": row.created_at,
+                    "payload": payload,
+                }
+            )
+            state = fold(
+                new_state(facts), facts, [Fact(1, "imported", row.created_by, row.created_at, payload)]
+            )
+            keys = {"record_id": rid, "app_id": self.app_id, "ticket_type": self.ticket_type}
+            metrics.append({**keys, "created_by": state["creator"], **row_of(state)})
+            times += [{"record_id": rid, **x} for x in times_of(state)]
+            for key in tspec.unique_keys:
+                if not is_empty((row.data or {}).get(key)):
+                    from engine.forms.spec import unique_text
+
+                    claims.append(
+                        {
+                            "app_id": self.app_id,
+                            "ticket_type": self.ticket_type,
+                            "field": key,
+                            "value": unique_text(row.data[key]),
+                            "record_id": rid,
+                        }
+                    )
+        conn.execute(insert(E), events)
+        conn.execute(insert(TM), metrics)
+        if times:
+            conn.execute(insert(TS), times)
+        if claims:
+            conn.execute(insert(UV), claims)
+        return len(ids)
+
+    def _numbers(self, conn: Connection, rows: list[Row]) -> list[str]:
+        """Ticket numbers in the type's pattern at each ticket's own (historical) creation: one counter
+        step per period for the whole batch."""
+        pattern = self.tspec.number
+        by_counter: dict[str, list[int]] = {}
+        for i, row in enumerate(rows):
+            assert row.created_at is not None
+            key = f"{self.app_key}:{self.ticket_type}:{pattern.period(row.created_at)}"
+            by_counter.setdefault(key, []).append(i)
+        numbers = [""] * len(rows)
+        for key, indexes in by_counter.items():
+            last = _step(conn, key, len(indexes))
+            for offset, i in enumerate(indexes):
+                created = rows[i].created_at
+                assert created is not None
+                numbers[i] = pattern.render(created, last - len(indexes) + 1 + offset)
+        return numbers
+
+
+_STEP = {
+    name: dialect_insert(Counter)
+    .values(key=bindparam("key"), value=bindparam("n"))
+    .on_conflict_do_update(index_elements=[Counter.key], set_={"value": Counter.value + bindparam("n")})
+    .returning(Counter.value)
+    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
+
+def _step(conn: Connection, key: str, n: int) -> int:
+    """The counter ``key`` stepped by ``n`` at once; its new value (the last number of the block)."""
+    return conn.execute(_STEP[conn.dialect.name], {"key": key, "n": n}).scalar_one()
+
+
+def imported_payload(row: Row, stage: str | None, job_id: int, now: dt.datetime) -> dict[str, Any]:
+    """The ``imported`` event: the ticket as the sheet had it (the truth its metrics fold from)."""
+    return {
+        "data": row.data,
+        "created_at": row.created_at.isoformat() if row.created_at else None,
+        "closed_at": row.closed_at.isoformat() if row.closed_at else None,
+        "status": row.status,
+        "stage": stage,
+        "external_ref": row.ref,
+        "sheet_row": row.number,
+        "job": job_id,
+        "imported_at": now.isoformat(),
+    }
+
+
+def job_view(db: Any, job_id: int, lang: str | None = None) -> dict[str, Any]:
+    """A job as the API, the page and the CLI show it (errors with their messages in ``lang``)."""
+    with db.read() as conn:
+        job = conn.execute(
+            select(J, App.key.label("app")).join(App, App.id == J.c.app_id).where(J.c.id == job_id)
+        ).first()
+    if job is None:
+        raise NotFoundError("import.job_not_found", ident=job_id)
+    mapping = dict(job.mapping or {})
+    errors = [{**e, "message": problem_text(e, lang)} for e in job.errors or []]
+    total = job.total_rows or 0
+    return {
+        "id": job.id,
+        "app": job.app,
+        "ticket_type": job.ticket_type,
+        "filename": job.filename,
+        "status": job.status,
+        "total_rows": total,
+        "done_rows": job.done_rows,
+        "created_rows": job.created_rows,
+        "error_rows": job.error_rows,
+        "valid_rows": int(mapping.get("valid_rows") or 0),
+        "existing_rows": int(mapping.get("existing_rows") or 0),
+        "progress": round(job.done_rows / total, 4) if total else (1.0 if job.status == "done" else 0.0),
+        "columns": dict(mapping.get("columns") or {}),
+        "header": list(mapping.get("header") or []),
+        "errors": errors,
+        "created_at": job.created_at.isoformat(),
+        "updated_at": job.updated_at.isoformat(),
+    }
+
+
+def job_summary(job: Mapping[str, Any], lang: str | None = None) -> str:
+    if job["status"] == "checked":
+        return t(
+            "import.checked", lang, total=job["total_rows"], valid=job["valid_rows"],
+            errors=job["error_rows"], existing=job["existing_rows"],
+        )  # fmt: skip
+    skipped = max(0, job["done_rows"] - job["created_rows"] - job["error_rows"])
+    return t(
+        "import.done", lang, total=job["total_rows"], created=job["created_rows"],
+        skipped=skipped, errors=job["error_rows"],
+    )  # fmt: skip
+
+
+__all__ = [
+    "BATCH",
+    "CONVERTERS",
+    "Importer",
+    "Sheet",
+    "Source",
+    "auto_mapping",
+    "check_mapping",
+    "file_sha256",
+    "job_view",
+    "open_sheet",
+    "parse_day",
+    "parse_moment",
+]
+
+
+# =============================================================================== kept files
+ALLOWED_EXT = frozenset(OPENERS)
+
+
+def keep_upload(home: Path, stream: Any, name: str, limit_bytes: int) -> tuple[Source, str]:
+    """Keep an uploaded sheet under ``<home>/imports/<sha256><ext>`` (the name never reaches the
+    disk; the same bytes are kept once): (its source, its file id)."""
+    ext = Path(name or "").suffix.lower()
+    if ext not in ALLOWED_EXT:
+        raise InputError("import.unknown_format", name=(name or "?")[:100])
+    folder = Path(home) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    digest, size = hashlib.sha256(), 0
+    tmp = folder / f".upload-{os.getpid()}-{id(stream)}{ext}"
+    try:
+        with tmp.open("wb") as out:
+            while chunk := stream.read(1 << 20):
+                size += len(chunk)
+                if size > limit_bytes:
+                    raise InputError("import.file_too_large", limit_mb=limit_bytes // (1 << 20))
+                digest.update(chunk)
+                out.write(chunk)
+        file_id = digest.hexdigest() + ext
+        os.replace(tmp, folder / file_id)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return Source(folder / file_id, (name or file_id)[:255], digest.hexdigest()), file_id
+
+
+def kept_source(home: Path, job: Mapping[str, Any]) -> Source:
+    """The kept file of a job (InputError when it is gone)."""
+    file_id = str(job.get("file_id") or "")
+    path = Path(home) / "imports" / file_id
+    if not re.fullmatch(r"[0-9a-f]{64}\.[a-z]+", file_id) or not path.is_file():
+        raise InputError("import.file_gone", ident=job.get("id"))
+    return Source(path, str(job.get("filename") or file_id), str(job.get("file_sha256") or ""))
+
+
+def job_row(db: Any, job_id: int) -> dict[str, Any]:
+    with db.read() as conn:
+        row = conn.execute(
+            select(J, App.key.label("app")).join(App, App.id == J.c.app_id).where(J.c.id == job_id)
+        ).first()
+    if row is None:
+        raise NotFoundError("import.job_not_found", ident=job_id)
+    return dict(row._mapping)

@@ -1,0 +1,289 @@
+"""Ticket import and export: upload a sheet and check it (the dry run), run the job, follow its
+progress, keep column mappings, download a ticket type as XLSX. Admins only: an import writes
+history into the system."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+from typing import Any
+
+from flask import Response, current_app, g, request
+from werkzeug.exceptions import UnsupportedMediaType
+
+from engine.errors import GongdanError, InputError, Problem
+from engine.ticket_export import export_xlsx
+from engine.ticket_import import (
+    Importer,
+    job_row,
+    job_view,
+    keep_upload,
+    kept_source,
+    list_mappings,
+    save_mapping,
+    saved_mapping,
+    targets,
+)
+from server.api.attachments import content_disposition
+from server.api.core import api, current
+from server.app import platform
+
+log = logging.getLogger("gongdan.imports")
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+NAME = {"type": "string", "minLength": 1, "maxLength": 40, "pattern": "^[a-z][a-z0-9_]*$"}
+
+JOB_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": [
+        "id",
+        "app",
+        "ticket_type",
+        "status",
+        "total_rows",
+        "done_rows",
+        "created_rows",
+        "error_rows",
+    ],
+    "properties": {
+        "id": {"type": "integer"},
+        "app": {"type": "string"},
+        "ticket_type": {"type": "string"},
+        "filename": {"type": "string"},
+        "status": {"type": "string", "enum": ["checked", "running", "done", "failed"]},
+        "total_rows": {"type": "integer"},
+        "done_rows": {"type": "integer"},
+        "created_rows": {"type": "integer"},
+        "error_rows": {"type": "integer"},
+        "valid_rows": {"type": "integer"},
+        "existing_rows": {"type": "integer"},
+        "progress": {"type": "number"},
+        "columns": {"type": "object", "additionalProperties": {"type": "string"}},
+        "header": {"type": "array", "items": {"type": "string"}},
+        "summary": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["row", "column", "message"],
+                "properties": {
+                    "row": {"type": "integer"},
+                    "column": {"type": "string"},
+                    "field": {"type": "string"},
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+MAPPING_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["columns"],
+    "properties": {
+        "columns": {"type": "object", "additionalProperties": {"type": "string", "maxLength": 40}}
+    },
+}
+TARGETS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["targets", "mappings"],
+    "properties": {
+        "targets": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["key", "label", "type", "required"],
+                "properties": {
+                    "key": {"type": "string"},
+                    "label": {"type": "string"},
+                    "type": {"type": "string"},
+                    "required": {"type": "boolean"},
+                },
+            },
+        },
+        "mappings": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "mapping"],
+                "properties": {"name": {"type": "string"}, "mapping": MAPPING_SCHEMA},
+            },
+        },
+    },
+}
+
+
+def shown(job_id: int) -> dict[str, Any]:
+    from engine.ticket_import import job_summary
+
+    job = job_view(platform().db, job_id, g.get("lang"))
+    return {**job, "summary": job_summary(job, g.get("lang"))}
+
+
+def upload_limit() -> int:
+    return int(current_app.config.get("GONGDAN_IMPORT_MAX_BYTES") or current_app.config["MAX_CONTENT_LENGTH"])
+
+
+@api(
+    "GET",
+    "/imports/<app>/<ticket_type>/targets",
+    summary="What sheet columns can fill, and the saved mappings",
+    tag="imports",
+    scope="admin",
+    response=TARGETS_SCHEMA,
+    errors=(404,),
+)
+def import_targets(app: str, ticket_type: str):
+    """The fields of the ticket type a column can be mapped to (plus the special columns: ticket
+    number, created/closed at, stage, status, submitter), and the mappings saved for it."""
+    from engine.i18n import text_of
+
+    _, tspec = platform().runtime.type_spec(app, ticket_type)
+    lang = g.get("lang")
+    found = [
+        {
+            "key": x.key,
+            "label": text_of(x.label, lang) or x.key,
+            "type": x.type,
+            "required": bool(x.fdef is not None and x.fdef.required),
+        }
+        for x in targets(tspec).values()
+    ]
+    return {"targets": found, "mappings": list_mappings(platform().db, app, ticket_type)}
+
+
+@api(
+    "PUT",
+    "/imports/<app>/<ticket_type>/mappings/<name>",
+    summary="Save a column mapping under a name",
+    tag="imports",
+    scope="admin",
+    body=MAPPING_SCHEMA,
+    response=MAPPING_SCHEMA,
+    errors=(400, 404),
+)
+def import_save_mapping(app: str, ticket_type: str, name: str, data: dict[str, Any]):
+    """Keep ``columns`` ({sheet header: field key or special target}) as the mapping ``name``, so the
+    next sheet of the same shape maps itself (``mapping_name`` on upload)."""
+    platform().runtime.type_spec(app, ticket_type)
+    save_mapping(platform().db, app, ticket_type, name, data, current().user_id)
+    return {"columns": dict(data["columns"])}
+
+
+@api(
+    "POST",
+    "/imports/<app>/<ticket_type>",
+    summary="Upload a sheet and check it (dry run)",
+    tag="imports",
+    scope="admin",
+    consumes=("multipart/form-data",),
+    status=201,
+    response=JOB_SCHEMA,
+    errors=(400, 404, 409, 413, 415),
+)
+def import_upload(app: str, ticket_type: str):
+    """Upload an .xlsx or .csv (multipart field ``file``; CSV in UTF-8 or GBK) and check every row:
+    the answer is an import job (status ``checked``) listing each row's problems (row number, column,
+    message) — nothing is imported yet; POST /imports/jobs/{job_id}/run does. Optional fields:
+    ``mapping`` (JSON ``{"columns": {header: target}}``; default: by header), ``mapping_name`` (a
+    saved mapping), ``save_as`` (keep the mapping used under this name)."""
+    principal = current()
+    if request.mimetype != "multipart/form-data":
+        raise UnsupportedMediaType()
+    upload = request.files.get("file")
+    if upload is None:
+        raise InputError("import.no_file", problems=[Problem("file", "import.no_file")])
+    importer = Importer(platform().runtime, app, ticket_type)
+    mapping: dict[str, Any] | None = None
+    if request.form.get("mapping_name"):
+        mapping = saved_mapping(platform().db, importer.app_id, ticket_type, request.form["mapping_name"])
+    elif request.form.get("mapping"):
+        try:
+            mapping = json.loads(request.form["mapping"])
+        except ValueError:
+            mapping = None
+        if not isinstance(mapping, dict):
+            raise InputError("api.schema_problem", problems=[Problem("mapping", "import.mapping_name")])
+    source, file_id = keep_upload(
+        platform().settings.home, upload.stream, upload.filename or "", upload_limit()
+    )
+    job = importer.check(source, mapping, principal.user_id, file_id)
+    if request.form.get("save_as"):
+        save_mapping(platform().db, app, ticket_type, request.form["save_as"], job, principal.user_id)
+    return shown(job["id"]), 201
+
+
+@api(
+    "POST",
+    "/imports/jobs/<int:job_id>/run",
+    summary="Import the checked sheet's valid rows",
+    tag="imports",
+    scope="admin",
+    status=202,
+    response=JOB_SCHEMA,
+    errors=(400, 404, 409),
+)
+def import_run(job_id: int):
+    """Start importing (in the background, 1,000 rows per transaction); follow GET
+    /imports/jobs/{job_id}. Running a job again goes on where it stopped, and creates no ticket twice."""
+    job = job_row(platform().db, job_id)
+    source = kept_source(platform().settings.home, job)
+    importer = Importer(platform().runtime, job["app"], job["ticket_type"])
+    importer.begin(job_id, source)  # refuses a job already running, before anything starts
+    thread = threading.Thread(
+        target=_run, args=(importer, job_id, source), daemon=True, name=f"import-{job_id}"
+    )
+    thread.start()
+    return shown(job_id), 202
+
+
+def _run(importer: Importer, job_id: int, source: Any) -> None:
+    try:
+        importer.run(job_id, source, begun=True)
+    except GongdanError as exc:
+        importer.fail(job_id, exc)
+    except Exception as exc:  # the job says it failed; the log has the details
+        log.exception("import job %s failed", job_id)
+        importer.fail(job_id, exc)
+
+
+@api(
+    "GET",
+    "/imports/jobs/<int:job_id>",
+    summary="An import job's progress and row errors",
+    tag="imports",
+    scope="admin",
+    response=JOB_SCHEMA,
+    errors=(404,),
+)
+def import_job(job_id: int):
+    """Where the job stands: rows done of the total, tickets created, and every row's problems
+    (the first 2,000), with messages in your language."""
+    return shown(job_id)
+
+
+@api(
+    "GET",
+    "/imports/<app>/<ticket_type>/export",
+    summary="Download the tickets of a type as XLSX",
+    tag="imports",
+    scope="admin",
+    produces=(XLSX,),
+    query={"mapping_name": {"type": "string", "maxLength": 100}},
+    errors=(400, 404),
+)
+def import_export(app: str, ticket_type: str, q: dict[str, Any]):
+    """Every ticket of the type, one row each, in the columns the import reads (a saved mapping's
+    with ``mapping_name``): importing the file again finds them all and creates nothing."""
+    runtime = platform().runtime
+    mapping = None
+    if q.get("mapping_name"):
+        importer = Importer(runtime, app, ticket_type)
+        mapping = saved_mapping(runtime.db, importer.app_id, ticket_type, q["mapping_name"])
+    out = io.BytesIO()
+    export_xlsx(runtime, app, ticket_type, out, mapping, lang=g.get("lang") or "zh")
+    response = Response(out.getvalue(), mimetype=XLSX)
+    response.headers["Content-Disposition"] = content_disposition(f"{app}-{ticket_type}.xlsx")
+    return response
