@@ -42,7 +42,20 @@ def load_people(db: Any) -> tuple[list[int], list[int]]:
     return ids, depts
 
 
-def load_demo(platform: Any, tickets: int, seed: int, echo: Callable[[str], Any], progress: Callable) -> None:
+#: Above this many tickets ``gongdan demo`` loads in bulk (engine/demo_bulk.py) unless told otherwise.
+BULK_ABOVE = 1_000
+
+
+def load_demo(
+    platform: Any,
+    tickets: int,
+    seed: int,
+    echo: Callable[[str], Any],
+    progress: Callable,
+    bulk: bool | None = None,
+) -> None:
+    """``tickets`` demo tickets in the loaded apps: each walked through its flow by the Runtime, or,
+    with ``bulk`` (default: above BULK_ABOVE tickets), a few walked and the rest cloned in bulk."""
     db, runtime = platform.db, platform.runtime
     rng = random.Random(seed)
     ids, depts = load_people(db)
@@ -50,31 +63,44 @@ def load_demo(platform: Any, tickets: int, seed: int, echo: Callable[[str], Any]
     if not apps:
         echo("no apps loaded; run `gongdan import app_definitions/*.yaml` first")
         return
+
+    def walk_one(rng: random.Random, app: str) -> int:
+        return _walk(runtime, db, rng, app, ids, depts)
+
+    if bulk if bulk is not None else tickets > BULK_ABOVE:
+        from engine.demo_bulk import bulk_load
+
+        bulk_load(platform, tickets, seed, echo, progress, walk_one)
+        echo(f"demo: {len(USERS)} users (password: demo) in {', '.join(apps)}")
+        return
     with progress(range(tickets), label="demo tickets") as bar:
         for i in bar:
-            app = apps[i % len(apps)]
-            with db.read() as conn:
-                app_id, version = conn.execute(
-                    select(App.id, App.current_version).where(App.key == app)
-                ).one()
-                spec = runtime.spec_for(conn, app_id, version)
-            tspec = next(iter(spec.types.values()))
-            ctx = {"option_sets": spec.app.option_sets, "users": ids, "departments": depts}
-            locked = tspec.access(tspec.flow.start).locked()  # what the submitter may fill in
-            fields = tuple(f for f in tspec.definition.form.fields if f.key not in locked)
-            data = sample_data(fields, rng, ctx, fill=0.6)
-            ticket = runtime.submit(app, tspec.key, data, actor=rng.choice(ids))
-            for _ in range(rng.randint(0, 3)):
-                open_tasks = runtime.tasks(ticket.id)
-                if not open_tasks:
-                    break
-                task = open_tasks[0]
-                choices = [a for a in available_actions(tspec.flow, task["node_id"]) if a != "reject"]
-                if not choices:
-                    break
-                actor = task["assignee_id"]  # a pool task nobody claimed yet: the system moves it on
-                runtime.act(task["id"], rng.choice(choices), actor=actor)
+            walk_one(rng, apps[i % len(apps)])
     echo(f"demo: {len(USERS)} users (password: demo), {tickets} tickets in {', '.join(apps)}")
+
+
+def _walk(runtime: Any, db: Any, rng: random.Random, app: str, ids: list[int], depts: list[int]) -> int:
+    """Submit one ticket of ``app`` with sample data and move it 0–3 steps along its flow; its id."""
+    with db.read() as conn:
+        app_id, version = conn.execute(select(App.id, App.current_version).where(App.key == app)).one()
+        spec = runtime.spec_for(conn, app_id, version)
+    tspec = next(iter(spec.types.values()))
+    ctx = {"option_sets": spec.app.option_sets, "users": ids, "departments": depts}
+    locked = tspec.access(tspec.flow.start).locked()  # what the submitter may fill in
+    fields = tuple(f for f in tspec.definition.form.fields if f.key not in locked)
+    data = sample_data(fields, rng, ctx, fill=0.6)
+    ticket = runtime.submit(app, tspec.key, data, actor=rng.choice(ids))
+    for _ in range(rng.randint(0, 3)):
+        open_tasks = runtime.tasks(ticket.id)
+        if not open_tasks:
+            break
+        task = open_tasks[0]
+        choices = [a for a in available_actions(tspec.flow, task["node_id"]) if a != "reject"]
+        if not choices:
+            break
+        actor = task["assignee_id"]  # a pool task nobody claimed yet: the system moves it on
+        runtime.act(task["id"], rng.choice(choices), actor=actor)
+    return ticket.id
 
 
 def people_summary() -> list[str]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -46,7 +47,8 @@ HEAD = 64  # bytes kept from the start of a file for magic-number checks
 
 
 # --------------------------------------------------------------------------- errors and results
-_REFUSAL_STATUS = {"file.too_large": 413, "file.empty": 400}  # the rest: 415 Unsupported Media Type
+#: The rest: 415 Unsupported Media Type. A full disk is 507 Insufficient Storage.
+_REFUSAL_STATUS = {"file.too_large": 413, "file.empty": 400, "file.storage_full": 507}
 
 
 class FileRefused(GongdanError):
@@ -339,6 +341,38 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def receive(stream: Stream, file_id: str, name: str, limit_bytes: int, fd: int, tmp: Path) -> StoredFile:
+    """Write ``stream`` to the open temporary file ``fd`` (at ``tmp``), counting, hashing and
+    sniffing as it goes; what the file is. FileRefused past the limit, when empty or unknown.
+    Every storage takes uploads in through here, wherever it keeps them afterwards."""
+    size, digest, sniffer = 0, hashlib.sha256(), Sniffer()
+    with os.fdopen(fd, "wb") as out:
+        for chunk in _chunks(stream, limit_bytes + 1):
+            size += len(chunk)
+            if size > limit_bytes:
+                raise FileRefused("file.too_large", max_mb=_mb(limit_bytes), limit=limit_bytes)
+            sniffer.feed(chunk)
+            digest.update(chunk)
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    if size == 0:
+        raise FileRefused("file.empty")
+    kind = sniffer.kind(name, tmp)
+    return StoredFile(file_id, name, size, kind.mime, digest.hexdigest())
+
+
+def storage_for(settings: Any) -> Storage:
+    """The storage the settings name: ``GONGDAN_FILES_URL`` (``s3://…``, engine/files_s3.py) when
+    set, else the local folder ``<GONGDAN_HOME>/files``. Every process of a site must name the same."""
+    url = getattr(settings, "files_url", None)
+    if url:
+        from engine.files_s3 import S3Storage
+
+        return S3Storage.from_url(url)
+    return LocalStorage(settings.home / "files")
+
+
 class LocalStorage:
     """Files on the local disk under ``root`` (normally ``<GONGDAN_HOME>/files``)."""
 
@@ -369,21 +403,7 @@ class LocalStorage:
         tmp = Path(tmp_name)
         meta_tmp: Path | None = None
         try:
-            size, digest, sniffer = 0, hashlib.sha256(), Sniffer()
-            with os.fdopen(fd, "wb") as out:
-                for chunk in _chunks(stream, limit_bytes + 1):
-                    size += len(chunk)
-                    if size > limit_bytes:
-                        raise FileRefused("file.too_large", max_mb=_mb(limit_bytes), limit=limit_bytes)
-                    sniffer.feed(chunk)
-                    digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            if size == 0:
-                raise FileRefused("file.empty")
-            kind = sniffer.kind(name, tmp)
-            stored = StoredFile(file_id, name, size, kind.mime, digest.hexdigest())
+            stored = receive(stream, file_id, name, limit_bytes, fd, tmp)
             final.parent.mkdir(parents=True, exist_ok=True)
             meta_tmp = tmp.with_suffix(".json")
             meta_tmp.write_text(json.dumps(asdict(stored), ensure_ascii=False), encoding="utf-8")
@@ -391,11 +411,13 @@ class LocalStorage:
             os.replace(tmp, final)  # last: the file exists only once it is whole, with its metadata
             _fsync_dir(final.parent)
             return stored
-        except BaseException:
+        except BaseException as exc:
             tmp.unlink(missing_ok=True)
             if meta_tmp is not None:
                 meta_tmp.unlink(missing_ok=True)
                 final.with_suffix(".json").unlink(missing_ok=True)
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise FileRefused("file.storage_full") from None  # a clear 507, nothing half-kept
             raise
 
     def open(self, file_id: str) -> BinaryIO:
@@ -439,6 +461,8 @@ __all__ = [
     "accepts",
     "clean_name",
     "is_image",
+    "receive",
     "register_kind",
     "sniff",
+    "storage_for",
 ]

@@ -9,6 +9,11 @@ register(
             "zh": "内部错误,请联系管理员。",
             "en": "Internal error; please contact the administrator.",
         },
+        "error.unavailable": {
+            "zh": "数据库暂时无法访问,未写入任何内容。请几秒后重试;若持续出现,请联系管理员检查数据库。",
+            "en": "The database cannot be reached right now; nothing was written. Try again in a few "
+            "seconds; if this goes on, ask the administrator to check the database.",
+        },
         "not_found": {"zh": "{what} 不存在:{ident}", "en": "{what} not found: {ident}"},
         # --- reading a definition file
         "definition.invalid": {

@@ -31,6 +31,7 @@ from engine.flows.commands import FlowCommands
 from engine.forms.fields import FIELD_TYPES
 from engine.forms.permissions import EVERYTHING, FieldAccess, needs_roles
 from engine.forms.spec import Env, FormSpec, is_empty, unique_text
+from engine.observability import timed_command
 from engine.reactions import OUTBOX_MAX_ATTEMPTS, REACTORS, CommandContext, EmittedEvent, OutboxItem
 from engine.rules import schedules
 from engine.specs import AppSpec, TypeSpec, compile_app
@@ -155,7 +156,7 @@ class Runtime(FlowCommands):
                     )
                 ).one()
                 changes = diff(old.definition, loaded.data)
-                if old.checksum == loaded.checksum:
+                if old.checksum == loaded.checksum or not changes:  # e.g. only 120.0 written as 120
                     return PublishResult(key, previous, False, [], previous)
             else:
                 changes = diff({}, loaded.data)
@@ -279,7 +280,7 @@ class Runtime(FlowCommands):
         self, app_key: str, ticket_type: str, data: Mapping[str, Any], actor: int | None = None
     ) -> Ticket:
         """Create a ticket: validate, number it, start its flow, append its events — or write nothing."""
-        with self.db.write() as conn:
+        with timed_command("submit"), self.db.write() as conn:
             app_id, version = self._app_row(conn, app_key)
             spec = self.spec_for(conn, app_id, version)
             tspec = _ticket_type(spec, ticket_type)

@@ -31,8 +31,15 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2) -> None:
             "threads": 4,
             "accesslog": "-",
             "timeout": 60,
+            "child_exit": _child_exit,  # PROMETHEUS_MULTIPROC_DIR: forget a dead worker's gauges
         }
     ).run()
+
+
+def _child_exit(server: Any, worker: Any) -> None:
+    from engine.observability import mark_process_dead
+
+    mark_process_dead(worker.pid)
 
 
 def application():  # pragma: no cover - for `gunicorn 'server.wsgi:application()'`

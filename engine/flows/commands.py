@@ -19,6 +19,7 @@ from engine.errors import ActionError, GongdanError, NotFoundError
 from engine.flows import sla, stepping
 from engine.flows.work import TASK, FlowState, FlowWork, Ticketing, pool_text
 from engine.i18n import Message
+from engine.observability import timed_command
 from engine.reactions import OUTBOX_MAX_ATTEMPTS
 from engine.rules import schedules
 from engine.rules.engine import rule_context, run_rule_actions, run_rules
@@ -315,19 +316,59 @@ class FlowCommands:
             )
 
     def fire_due_timers(self, now: dt.datetime | None = None, limit: int = TIMER_BATCH) -> int:
-        """Fire every timer due by ``now`` (oldest first, in batches); a worker that was down catches up."""
+        """Fire every timer due by ``now``, oldest first; a worker that was down catches up.
+
+        Each timer is picked inside its firing transaction with engine.jobs.claiming (``FOR UPDATE
+        SKIP LOCKED`` on PostgreSQL), so workers ticking together share the timers and none fires
+        twice. A timer that crashes unexpectedly (not a flow error, e.g. a lost connection) stays
+        pending for the next tick and does not hold up the ones behind it. ``limit`` is unused and
+        kept for callers.
+        """
+        now = now or self.clock()
         fired = 0
+        crashed: set[int] = set()
         while True:
-            batch = self.due_timers(now, limit)
-            for timer_id in batch:
-                fired += self.fire_timer(timer_id)
-            if len(batch) < limit:
+            outcome = self._fire_next(now, crashed)
+            if outcome is None:
                 return fired
+            fired += outcome
+
+    def _fire_next(self, now: dt.datetime, crashed: set[int]) -> bool | None:
+        """Fire the oldest due timer nobody else holds; None when there is none left."""
+        from engine.jobs.claiming import locked
+
+        query = select(TM.c.id).where(TM.c.status == "pending", TM.c.due_at <= now)
+        if crashed:
+            query = query.where(TM.c.id.not_in(sorted(crashed)))
+        query = locked(query.order_by(TM.c.due_at, TM.c.id).limit(1))
+        picked: list[int] = []
+
+        def pick(conn: Connection) -> int | None:
+            timer_id = conn.execute(query).scalar()
+            if timer_id is not None:
+                picked.append(timer_id)
+            return timer_id
+
+        try:
+            return self._fire_guarded(pick)
+        except Exception:
+            if not picked:
+                raise
+            log.exception("timer %s crashed; it stays pending for the next tick", picked[0])
+            crashed.add(picked[0])
+            return False
 
     def fire_timer(self, timer_id: int) -> bool:
         """Fire one due timer exactly once; an error is logged on the ticket, never retried forever."""
+        return bool(self._fire_guarded(lambda conn: timer_id))
+
+    def _fire_guarded(self, pick: Callable[[Connection], int | None]) -> bool | None:
+        timer_id: int | None = None
         try:
-            with self.db.write() as conn:
+            with timed_command("timer"), self.db.write() as conn:
+                timer_id = pick(conn)
+                if timer_id is None:
+                    return None
                 return self._fire(conn, timer_id)
         except GongdanError as exc:
             log.warning("timer %s failed: %s", timer_id, exc.message("en"))
@@ -518,7 +559,7 @@ class FlowCommands:
 
     # ------------------------------------------------------------------ shared machinery
     def _on_task(self, task_id: int, actor: int | None, action: str, run: Callable[..., None]) -> Ticket:
-        with self.db.write() as conn:
+        with timed_command(action), self.db.write() as conn:
             task = conn.execute(TASK, {"task_id": task_id}).first()
             if task is None:
                 raise NotFoundError(what="task", ident=task_id)
@@ -551,7 +592,7 @@ class FlowCommands:
         run: Callable[..., None],
         allow_finished: bool = False,
     ) -> Ticket:
-        with self.db.write() as conn:
+        with timed_command(action), self.db.write() as conn:
             rec = self._record(conn, record_id)
             if rec.status != "open" and not allow_finished:
                 raise ActionError("flow.ticket_finished", number=rec.number, status=rec.status, action=action)
@@ -654,7 +695,9 @@ class FlowCommands:
         if not data:
             return
         locked = self._access(conn, work.tspec, node_id, work.actor, rec.app_id).locked()
-        clean = work.tspec.form.validate(data, partial=True, current=rec.data, env=work.env(), locked=locked)
+        clean = work.tspec.form.validate(
+            data, partial=True, current=rec.data, env=work.env(), locked=locked, system=work.actor is None
+        )
         changed = []
         for key, value in clean.items():
             old = work.ticket.data.get(key)

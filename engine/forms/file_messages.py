@@ -18,6 +18,11 @@ register(
             "zh": "文件超过 {max_mb} MB 的上限。请压缩或拆分后再上传。",
             "en": "The file is larger than the {max_mb} MB limit. Compress or split it, then upload again.",
         },
+        "file.storage_full": {
+            "zh": "文件存储空间已满,文件未保存。请稍后重试,并请管理员清理或扩容文件目录。",
+            "en": "The file storage is full; the file was not kept. Try again later and ask the "
+            "administrator to free or add space in the files folder.",
+        },
         "file.empty": {
             "zh": "文件是空的。请重新选择文件后上传。",
             "en": "The file is empty. Choose the file again and upload it.",

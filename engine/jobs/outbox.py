@@ -4,18 +4,25 @@ States: ``pending`` (waiting for ``next_attempt_at``) → ``sending`` (claimed u
 → ``sent``, or back to ``pending`` with a backoff, or ``dead`` (out of attempts, or refused for good).
 The conditional UPDATE in :func:`claim` is what keeps two workers from sending the same row at once;
 a worker that dies mid-send leaves a ``sending`` row whose lease expires, and :func:`sweep` retries it.
+The sweep takes rows one at a time with :func:`claim_next` (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, see engine/jobs/claiming.py), so many workers sweeping at once share the work instead
+of queueing on the same rows; a lease counts from the moment of its claim, not from the start of a
+long sweep, so a slow sweep never hands out leases that have already run out.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
+import time
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
 from engine.jobs.channels import CHANNELS, DeliveryError
+from engine.jobs.claiming import locked
 from engine.store.db import Database
 from engine.store.models import Outbox
 from engine.store.types import utcnow
@@ -59,6 +66,20 @@ def claim(db: Database, outbox_id: int, now: dt.datetime, lease_s: int = LEASE_S
         ).first()
 
 
+def claim_next(db: Database, now: dt.datetime, lease_s: int = LEASE_S) -> Any | None:
+    """Take the oldest due row nobody else holds for ``lease_s`` seconds; None when none is left."""
+    with db.write() as conn:
+        outbox_id = conn.execute(locked(select(OB.c.id).where(_due(now)).order_by(OB.c.id).limit(1))).scalar()
+        if outbox_id is None:
+            return None
+        return conn.execute(
+            update(OB)
+            .where(OB.c.id == outbox_id, _due(now))
+            .values(status="sending", lease_until=now + dt.timedelta(seconds=lease_s))
+            .returning(*OB.c)
+        ).first()
+
+
 def _send(row: Any) -> tuple[str | None, bool, Any]:
     """Call the row's channel: (None, _, answer) when delivered, else (reason, permanent, None)."""
     send = CHANNELS.get(row.channel)
@@ -81,6 +102,12 @@ def deliver_one(db: Database, outbox_id: int, now: dt.datetime | None = None) ->
     if row is None:
         with db.read() as conn:
             return conn.execute(select(OB.c.status).where(OB.c.id == outbox_id)).scalar() or "missing"
+    return _deliver_claimed(db, row, now)
+
+
+def _deliver_claimed(db: Database, row: Any, now: dt.datetime) -> str:
+    """Send a row this caller holds and record the outcome (unless its lease was lost meanwhile)."""
+    outbox_id = row.id
     error, permanent, answer = _send(row)
     attempts = row.attempts + 1
     if error is None:
@@ -119,16 +146,23 @@ def due_ids(db: Database, now: dt.datetime, limit: int = SWEEP_BATCH) -> list[in
 
 
 def sweep(db: Database, now: dt.datetime | None = None, batch: int = SWEEP_BATCH) -> int:
-    """Deliver every row due at ``now`` (catches lost dispatches and retries); how many were tried."""
+    """Deliver every row due at ``now`` (catches lost dispatches and retries); how many were tried.
+
+    Rows are claimed one at a time, so workers sweeping together split the rows between them. A
+    tried row is never due again at ``now`` (sent, dead, backed off or leased), so this ends. The
+    lease grows by the time the sweep has run, because ``now`` stays fixed while real time goes on.
+    ``batch`` is kept for callers of the older batched sweep; it no longer changes anything.
+    """
     now = now or utcnow()
-    tried: set[int] = set()
+    started = time.monotonic()
+    tried = 0
     while True:
-        fresh = [i for i in due_ids(db, now, batch) if i not in tried]
-        if not fresh:
-            return len(tried)
-        for outbox_id in fresh:
-            tried.add(outbox_id)
-            deliver_one(db, outbox_id, now)
+        lease = LEASE_S + math.ceil(time.monotonic() - started)
+        row = claim_next(db, now, lease)
+        if row is None:
+            return tried
+        tried += 1
+        _deliver_claimed(db, row, now)
 
 
 def retry_dead(db: Database, outbox_id: int, now: dt.datetime | None = None) -> bool:

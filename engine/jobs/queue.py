@@ -93,8 +93,10 @@ class JobQueue:
 
 def run_worker(settings: Settings, workers: int = 2) -> None:
     """``gongdan worker``: consume queued tasks and fire the minute tick until interrupted."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+    from engine.observability import configure_logging
+
+    if settings.log_format == "json" or not logging.getLogger().handlers:
+        configure_logging(settings.log_format)  # GONGDAN_LOG_FORMAT=json: one JSON object a line
     queue = JobQueue.from_settings(settings)
     consumer = queue.huey.create_consumer(workers=workers, periodic=True, worker_type="thread")
     try:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 from sqlalchemy import Connection, insert, select, update
 
+from engine.jobs.claiming import pick
 from engine.specs import AppSpec
 from engine.store.models import Record, Schedule
 
@@ -69,10 +70,16 @@ def sync(conn: Connection, spec: AppSpec, now: dt.datetime) -> None:
 
 
 def claim_due(conn: Connection, now: dt.datetime, limit: int = 50) -> list[Any]:
-    """Claim the schedules due by ``now``: each moves on to its next run in this transaction."""
-    rows = conn.execute(
-        select(S).where(S.c.enabled.is_(True), S.c.next_run_at <= now).order_by(S.c.next_run_at).limit(limit)
-    ).all()
+    """Claim the schedules due by ``now``: each moves on to its next run in this transaction.
+
+    The rows are read locked, skipping rows another worker's tick holds (engine.jobs.claiming), so
+    ticks of many workers never wait on each other nor both take a row; the conditional update
+    below is the second guard.
+    """
+    rows = pick(
+        conn,
+        select(S).where(S.c.enabled.is_(True), S.c.next_run_at <= now).order_by(S.c.next_run_at).limit(limit),
+    )
     claimed = []
     for row in rows:
         done = conn.execute(

@@ -15,7 +15,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from engine.attachments import downloadable, record_upload
 from engine.errors import InputError, NotFoundError, Problem
-from engine.files import KIND_OF_MIME, LocalStorage, Storage
+from engine.files import KIND_OF_MIME, Storage, storage_for
 from engine.i18n import register
 from server.api.core import api, current
 from server.api.tickets import FILE_REF_SCHEMA
@@ -38,7 +38,7 @@ def storage() -> Storage:
     """The file storage of this site (``<GONGDAN_HOME>/files``), made once per app."""
     ext = current_app.extensions
     if "gongdan_storage" not in ext:
-        ext["gongdan_storage"] = LocalStorage(platform().settings.home / "files")
+        ext["gongdan_storage"] = storage_for(platform().settings)  # local folder or GONGDAN_FILES_URL
     return ext["gongdan_storage"]
 
 
@@ -55,7 +55,7 @@ def upload_limit() -> int:
     consumes=("multipart/form-data",),
     status=201,
     response={**FILE_REF_SCHEMA, "properties": {**FILE_REF_SCHEMA["properties"], "url": {"type": "string"}}},
-    errors=(400, 413, 415),
+    errors=(400, 413, 415, 507),
 )
 def attachment_upload():
     """Upload one file (multipart/form-data, field ``file``). Its type is judged from its content:

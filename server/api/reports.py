@@ -98,8 +98,13 @@ def _viewer(app_key: str, tspec: Any) -> Viewer:
 
 # ============================================================================ global filters
 def filter_params(args: Any) -> list[tuple[str, str]]:
-    """The (name, value) query parameters that are filters: not reserved, not empty."""
-    return [(k, v) for k, v in args.items(multi=True) if k not in RESERVED and v.strip() != ""]
+    """The (name, value) query parameters that are filters: not reserved, not empty. A NUL character,
+    which no database text can hold, is a 400 naming the parameter (not a database error)."""
+    found = [(k, v) for k, v in args.items(multi=True) if k not in RESERVED and v.strip() != ""]
+    for name, value in found:
+        if "\x00" in name or "\x00" in value:
+            raise query_problem(name.replace("\x00", "\\u0000")[:100], "api.nul_character")
+    return found
 
 
 def _target(name: str, fields: Mapping[str, Any]) -> Target | None:
@@ -918,6 +923,9 @@ def run_one(key: str, ticket_type: str, report_id: str, q: dict[str, Any]):
     "every problem is answered (422) with its path in the body. For the report builder.",
 )
 def run_adhoc(key: str, ticket_type: str, data: dict[str, Any]):
+    from server.api.tickets import refuse_nul  # NUL in a spec: a 422 with its path, not a database error
+
+    data = refuse_nul(data)
     report = {"id": "adhoc", **data["report"]}
     return jsonify(run_report(key, ticket_type, report, extra=list(data.get("filters") or ())))
 
