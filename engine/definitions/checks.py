@@ -412,8 +412,8 @@ def _expressions(tt: Mapping[str, Any]) -> Iterator[tuple[tuple[str | int, ...],
             if isinstance(a, Mapping) and isinstance(a.get("expr"), str):
                 yield ("flow", "nodes", i, *apath, "expr"), a["expr"], None, {}
     for i, rule in enumerate(tt.get("rules") or ()):
-        if isinstance(rule.get("if"), str):
-            yield ("rules", i, "if"), rule["if"], "bool", {}
+        if isinstance(rule.get("if"), str):  # a rule's condition also sees the event that fired it
+            yield ("rules", i, "if"), rule["if"], "bool", {"event": NameInfo()}
         for j, action in enumerate(rule.get("do") or ()):
             if isinstance(action.get("if"), str):
                 yield ("rules", i, "do", j, "if"), action["if"], "bool", {}

@@ -191,7 +191,7 @@ def run_rules(work: FlowWork, dry_run: bool = False) -> list[dict[str, Any]]:
             done: list[str] = []
             if matched:
                 before = len(work.events)
-                done = run_rule_actions(work, rule)
+                done = run_rule_actions(work, rule, payload)
                 for i in range(before, len(work.events)):
                     depths[i] = depth + 1
                 work.events.append(("rule_fired", {"rule": rule.name, "event": kind, "actions": done}))
@@ -204,10 +204,17 @@ def run_rules(work: FlowWork, dry_run: bool = False) -> list[dict[str, Any]]:
     return log.rows
 
 
-def run_rule_actions(work: FlowWork, rule: RuleSpec) -> list[str]:
+def run_rule_actions(work: FlowWork, rule: RuleSpec, payload: Mapping[str, Any] | None = None) -> list[str]:
+    """Run a matched rule's actions; the people @-mentioned in the event that fired it travel along
+    (``notify`` ``to: mentioned``)."""
     from engine.rules.actions import run_actions  # actions use the FlowWork, which imports rules
 
-    return run_actions(work, rule.actions, {"rule": rule.name})
+    origin: dict[str, Any] = {"rule": rule.name}
+    mentions = (payload or {}).get("mentions")
+    if mentions:
+        origin["mentions"] = list(mentions)
+        origin["comment"] = str((payload or {}).get("body") or "")[:1000]
+    return run_actions(work, rule.actions, origin)
 
 
 __all__ = ["EMPTY", "MAX_DEPTH", "RuleSet", "RuleSpec", "compile_rules", "rule_context", "run_rules"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ from sqlalchemy import select
 
 from engine.config import load_settings
 from engine.i18n import current_lang, t, text_of
+from engine.im_cards import card_for
 from engine.reactions import OutboxItem
 from engine.rules.templates import RenderedMessage, find_template, html_from_text, render_message
 from engine.store.models import Role, RoleMember, Task, User, Watcher
@@ -66,8 +67,17 @@ def _live_assignees(work: FlowWork, node: str | None) -> list[int]:
     return list(dict.fromkeys(work.conn.execute(q.order_by(T.c.id)).scalars()))
 
 
-def _user_ids(work: FlowWork, token: str, node: str | None) -> list[int]:
+def _user_ids(work: FlowWork, token: str, node: str | None, mentioned: Sequence[int] = ()) -> list[int]:
     """User ids named by one ``to`` token that is not a literal address."""
+    if token == "mentioned":  # the people @-mentioned in the comment that fired the rule ...
+        from engine.access import can_see, load_principal
+
+        # ... who may see the ticket: a mention must not mail a ticket to someone outside it
+        return [
+            int(u)
+            for u in dict.fromkeys(mentioned)
+            if can_see(work.conn, load_principal(work.conn, int(u)), work.ticket.record_id)
+        ]
     if token in ("assignee", "manager_of_assignee"):
         users = _live_assignees(work, node)
         if token == "manager_of_assignee" and users:
@@ -96,7 +106,9 @@ def _phone(value: str | None) -> str | None:
     return cleaned or None
 
 
-def recipients(work: FlowWork, to: str | None, node: str | None, default_lang: str) -> list[Person]:
+def recipients(
+    work: FlowWork, to: str | None, node: str | None, default_lang: str, mentioned: Sequence[int] = ()
+) -> list[Person]:
     """The people and literal addresses ``to`` names, active users only, each once, in order."""
     ids: list[int] = []
     literals: list[Person] = []
@@ -108,7 +120,7 @@ def recipients(work: FlowWork, to: str | None, node: str | None, default_lang: s
         elif PHONE.match(token):
             literals.append(Person(None, token, None, _phone(token), default_lang))
         else:
-            ids += _user_ids(work, token, node)
+            ids += _user_ids(work, token, node, mentioned)
     ids = list(dict.fromkeys(ids))
     people: dict[int, Person] = {}
     if ids:
@@ -263,7 +275,7 @@ def build_notifications(
     to = value.get("to")
     if to is None and channel in ADDRESS:
         to = "assignee"
-    people = recipients(work, to, origin.get("node"), default_lang)
+    people = recipients(work, to, origin.get("node"), default_lang, origin.get("mentions") or ())
     render = _Renderer(work, value, origin)
     if channel in ADDRESS:
         if not people:
@@ -282,6 +294,9 @@ def build_notifications(
             ]
         else:
             payloads = [_robot_payload(value, people, msg, render.link, default_lang)]
+            card = card_for(work, value, origin, default_lang)  # ``card: approval`` (engine/im_cards.py)
+            if card is not None:
+                payloads[0]["card"] = card
     else:  # an unknown channel: the outbox names it when the row goes dead
         msg = render(default_lang)
         payloads = [

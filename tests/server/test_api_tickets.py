@@ -333,6 +333,27 @@ def test_mentions_are_kept_and_staff_mentions_add_watchers(people):
     assert as_user(web, "cathy").post(f"{url}/comments", json={"body": "   "}).status_code == 409
 
 
+def test_people_mentioned_get_mail_only_when_they_may_see_the_ticket(people):
+    from sqlalchemy import select
+
+    from engine.store.models import Outbox
+
+    web = people
+    web.user("bob", roles={"complaint": ["agent"]}, email="bob@example.test")
+    web.user("erin", email="erin@example.test")  # a customer: cannot see cathy's ticket
+    ticket = create(as_user(web, "cathy"), web).json
+    url = f"/api/v1/tickets/{ticket['id']}/comments"
+    assert as_user(web, "ann").post(url, json={"body": "@bob 请核对退款记录"}).status_code == 201
+    assert as_user(web, "cathy").post(url, json={"body": "@erin 你也遇到了吗"}).status_code == 201
+    with web.db.read() as conn:
+        mails = [
+            row.payload
+            for row in conn.execute(select(Outbox.channel, Outbox.payload).where(Outbox.channel == "email"))
+        ]
+    assert [m["to"] for m in mails] == [["bob@example.test"]]
+    assert "请核对退款记录" in mails[0]["text"] and f"/tickets/{ticket['id']}" in mails[0]["text"]
+
+
 def test_people_watch_themselves_and_staff_add_others(people):
     web = people
     ticket = create(as_user(web, "cathy"), web).json
