@@ -7,12 +7,15 @@ import json
 import sys
 
 from benchmarks import BENCHMARKS
+from benchmarks import designer as _designer  # noqa: F401  (registers designer.*)
 from benchmarks import expressions as _expressions  # noqa: F401  (registers expr.*)
 from benchmarks import flows as _flows  # noqa: F401  (registers flow.*)
 from benchmarks import forms as _forms  # noqa: F401  (registers forms.*)
 from benchmarks import http as _http  # noqa: F401  (registers http.*)
+from benchmarks import imports as _imports  # noqa: F401  (registers import.xlsx)
 from benchmarks import reports as _reports  # noqa: F401  (registers reports.*)
 from benchmarks import rules as _rules  # noqa: F401  (registers rules.*)
+from benchmarks import scale as _scale  # noqa: F401  (registers scale.*)
 from benchmarks import store as _store  # noqa: F401  (registers store.*)
 
 

@@ -129,6 +129,28 @@ def validate(files: tuple[Path, ...]) -> None:
         click.echo(t("cli.valid", None, file=path))
 
 
+@main.command(name="test")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
+def test_apps(files: tuple[Path, ...], as_json: bool) -> None:
+    """Run the apps' scenario tests on a throw-away database; exit 1 when any fails (see
+    docs/app-format.md). The files given are loaded together (one app's rules may create tickets in
+    another); an app such a rule names is also looked for in the same folder. Writes nothing."""
+    from engine.scenarios import report_lines, run_definitions
+
+    reports = run_definitions(_load_all(files))
+    if as_json:
+        body = {"passed": all(r.passed for r in reports), "apps": [r.as_dict() for r in reports]}
+        click.echo(json.dumps(body, ensure_ascii=False, indent=2))
+    else:
+        for line in report_lines(reports):
+            click.echo(line)
+    if not all(r.passed for r in reports):
+        sys.exit(1)
+
+
 @main.command(name="import")
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -480,14 +502,45 @@ def outbox_retry(ids: tuple[int, ...]) -> None:
     platform.close()
 
 
+@main.group()
+def org() -> None:
+    """Organisation sync from DingTalk, WeCom, Feishu or LDAP (docs/sso.md)."""
+
+
+@org.command("sync")
+@click.argument("source")
+@click.option(
+    "--confirm", is_flag=True, help="Apply even if more than 20 % of the source's users would be deactivated."
+)
+@click.option("--dry-run", is_flag=True, help="Count what would change; change nothing.")
+@friendly
+def org_sync(source: str, confirm: bool, dry_run: bool) -> None:
+    """Pull departments and people from SOURCE (dingtalk, wecom, feishu, ldap), all or nothing."""
+    from engine.org_sync import report_lines, sync
+
+    platform = _platform()
+    try:
+        result = sync(platform.settings, platform.db, source.lower(), confirm=confirm, dry_run=dry_run)
+    finally:
+        platform.close()
+    for line in report_lines(result):
+        click.echo(line)
+
+
 @main.command()
 @click.option("--tickets", default=200, show_default=True, help="How many demo tickets to create.")
 @click.option("--seed", default=7, show_default=True, help="Random seed (the same seed gives the same data).")
 @click.option(
     "--people-only", is_flag=True, help="Only the organisation and its logins (idempotent), no tickets."
 )
+@click.option(
+    "--bulk/--walk",
+    default=None,
+    help="Bulk: walk a few tickets through their flows and clone the rest (fast, millions); walk: every "
+    "ticket through the Runtime. Default: bulk above 1,000 tickets.",
+)
 @friendly
-def demo(tickets: int, seed: int, people_only: bool) -> None:
+def demo(tickets: int, seed: int, people_only: bool, bulk: bool | None) -> None:
     """Load a demo organisation and tickets into the shipped apps."""
     from engine.demo import load_demo, load_people, people_summary
 
@@ -498,7 +551,10 @@ def demo(tickets: int, seed: int, people_only: bool) -> None:
         for line in people_summary():
             click.echo(line)
     else:
-        load_demo(platform, tickets=tickets, seed=seed, echo=click.echo, progress=click.progressbar)
+        from functools import partial
+
+        progress = partial(click.progressbar, file=sys.stderr)  # stdout stays for the summary
+        load_demo(platform, tickets=tickets, seed=seed, echo=click.echo, progress=progress, bulk=bulk)
     platform.close()
 
 
@@ -534,10 +590,103 @@ def serve(host: str, port: int, workers: int, with_worker: bool) -> None:
 @friendly
 def worker(threads: int) -> None:
     """Run the job consumer: outbox delivery and the minute tick (SLA timers, cron rules, sweep)."""
+    import engine.org_sync  # noqa: F401  (its scheduled sync joins the minute tick)
     from engine.jobs.queue import run_worker
 
     _platform().close()  # refuse to work on a database that is not set up
     run_worker(load_settings(), workers=threads)
+
+
+@main.command()
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@friendly
+def backup(dest: Path) -> None:
+    """Copy the database and the files folder into the new folder DEST (with a manifest)."""
+    from engine.backup import backup as run
+
+    manifest = run(load_settings(), dest, echo=lambda line: click.echo(line, err=True))
+    database = manifest["database"]
+    click.echo(
+        f"backup written: {dest} ({database['kind']}, schema {database['revision']}, "
+        f"{database['tickets']} tickets, {manifest['files']['count']} files)"
+    )
+
+
+@main.command()
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite a target database or files folder that holds data.")
+@friendly
+def restore(src: Path, force: bool) -> None:
+    """Restore a backup made by `gongdan backup` into the configured database and files folder."""
+    from engine.backup import restore as run
+
+    manifest = run(load_settings(), src, force=force, echo=lambda line: click.echo(line, err=True))
+    click.echo(f"restored from {src} (made {manifest['created_at']}); schema now at head")
+
+
+@main.group()
+def tickets() -> None:
+    """Bring existing tickets in from XLSX/CSV, and export them (docs/imports.md)."""
+
+
+@tickets.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--app", "app_key", required=True, help="The app the tickets belong to.")
+@click.option("--type", "ticket_type", required=True, help="The ticket type.")
+@click.option("--mapping", "mapping_name", metavar="NAME", help="A saved column mapping (default: headers).")
+@click.option("--dry-run", is_flag=True, help="Check every row and list the problems; import nothing.")
+@click.option("--job", "job_id", type=int, help="Go on with this earlier job of the same file.")
+@click.option("--tz", default="Asia/Shanghai", show_default=True, help="Time zone of times without one.")
+@friendly
+def tickets_import(
+    file: Path,
+    app_key: str,
+    ticket_type: str,
+    mapping_name: str | None,
+    dry_run: bool,
+    job_id: int | None,
+    tz: str,
+) -> None:
+    """Import the rows of FILE as tickets: valid rows are imported, each row's problems listed.
+    Running it again creates nothing twice."""
+    from engine.ticket_import import Importer, job_summary, job_view, keep_upload, saved_mapping
+
+    platform = _platform()
+    importer = Importer(platform.runtime, app_key, ticket_type, tz=tz)
+    mapping = saved_mapping(platform.db, importer.app_id, ticket_type, mapping_name) if mapping_name else None
+    with file.open("rb") as stream:
+        source, file_id = keep_upload(platform.settings.home, stream, file.name, 1 << 40)
+    job = job_view(platform.db, job_id) if job_id else importer.check(source, mapping, None, file_id)
+    for e in job["errors"][:50]:
+        click.echo(f"  row {e['row']} [{e['column']}]: {e['message']}", err=True)
+    if len(job["errors"]) > 50:
+        click.echo(f"  … {job['error_rows']} rows with problems in all", err=True)
+    if not dry_run:
+        job = importer.run(job["id"], source)
+    click.echo(f"job {job['id']}: {job_summary(job)}")
+
+
+@tickets.command("export")
+@click.option("--app", "app_key", required=True, help="The app.")
+@click.option("--type", "ticket_type", required=True, help="The ticket type.")
+@click.option("--mapping", "mapping_name", metavar="NAME", help="Columns of a saved mapping.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The .xlsx file."
+)
+@click.option("--lang", "lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@friendly
+def tickets_export(app_key: str, ticket_type: str, mapping_name: str | None, output: Path, lang: str) -> None:
+    """Write every ticket of a type to an .xlsx the import reads back."""
+    from engine.ticket_export import export_xlsx
+    from engine.ticket_import import Importer, saved_mapping
+
+    platform = _platform()
+    mapping = None
+    if mapping_name:
+        app_id = Importer(platform.runtime, app_key, ticket_type).app_id
+        mapping = saved_mapping(platform.db, app_id, ticket_type, mapping_name)
+    count = export_xlsx(platform.runtime, app_key, ticket_type, output, mapping, lang=lang)
+    click.echo(f"{count} tickets written to {output}")
 
 
 def _safe_url(url: str) -> str:

@@ -2,7 +2,9 @@
 
 GONGDAN_HOME, DATABASE_URL, REDIS_URL, GONGDAN_LANG and GONGDAN_BASE_URL set up the server; the
 channels read GONGDAN_SMTP_URL, GONGDAN_SMS_URL, GONGDAN_ROBOT_<NAME> and GONGDAN_OUTBOUND_ALLOW
-(docs/channels.md). Secrets live in these URLs, so nothing here is ever shown as written:
+(docs/channels.md); sign-in and organisation sync read GONGDAN_SIGNIN, GONGDAN_SSO_*,
+GONGDAN_ORG_SYNC and GONGDAN_<PROVIDER>_* (``Settings.identity``, docs/sso.md). Secrets live in
+these URLs and variables, so nothing here is ever shown as written:
 ``repr(settings)`` and :func:`redact` mask passwords, tokens, keys and ``#secret=`` fragments.
 """
 
@@ -20,6 +22,17 @@ MASK = "***"
 SECRET_NAMES = re.compile(r"token|key|secret|sign|pass|pwd|auth|credential|ticket", re.IGNORECASE)
 #: A path segment that looks like a credential (Feishu and Slack put the robot's token in the path).
 TOKEN_SEGMENT = re.compile(r"(?<=/)(?=[^/]*\d)(?=[^/]*[A-Za-z])[A-Za-z0-9_\-]{16,}(?=/|$)")
+#: Environment names that configure sign-in and organisation sync (see docs/sso.md).
+IDENTITY_PREFIXES = (
+    "GONGDAN_SIGNIN",
+    "GONGDAN_SSO_",
+    "GONGDAN_ORG_SYNC",
+    "GONGDAN_OIDC_",
+    "GONGDAN_LDAP_",
+    "GONGDAN_DINGTALK_",
+    "GONGDAN_WECOM_",
+    "GONGDAN_FEISHU_",
+)
 URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s'\"<>]+")
 
 
@@ -34,6 +47,19 @@ class Settings:
     sms_url: str | None = None
     robots: tuple[tuple[str, str], ...] = ()  # (lower-case name, URL), from GONGDAN_ROBOT_<NAME>
     outbound_allow: tuple[str, ...] = ()
+    #: Sign-in and organisation sync (docs/sso.md): every GONGDAN_SIGNIN, GONGDAN_SSO_*,
+    #: GONGDAN_ORG_SYNC and GONGDAN_<PROVIDER>_* variable as (NAME, value); engine.identity reads them.
+    identity: tuple[tuple[str, str], ...] = ()
+    #: Deployment (docs/deploy.md): log lines as ``text`` or ``json`` (one object a line).
+    log_format: str = "text"
+    #: A bearer token that may read /metrics (besides admins and, without one, loopback clients).
+    metrics_token: str | None = None
+    #: Where uploaded files live: unset = <home>/files; ``s3://bucket/prefix?endpoint=…`` (docs/deploy.md).
+    files_url: str | None = None
+
+    def identity_value(self, name: str) -> str | None:
+        """The sign-in / org-sync variable ``name`` (e.g. ``GONGDAN_OIDC_ISSUER``), or None."""
+        return next((value for key, value in self.identity if key == name), None)
 
     @property
     def is_sqlite(self) -> bool:
@@ -48,10 +74,14 @@ class Settings:
         shown = []
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, str):
+            if f.name == "metrics_token" and value:
+                value = MASK
+            elif isinstance(value, str):
                 value = mask_url(value)
             elif f.name == "robots":
                 value = tuple((name, mask_url(url)) for name, url in value)
+            elif f.name == "identity":
+                value = tuple((k, MASK if SECRET_NAMES.search(k) else mask_url(v)) for k, v in value)
             shown.append(f"{f.name}={value!r}")
         return f"Settings({', '.join(shown)})"
 
@@ -80,6 +110,12 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         sms_url=env.get("GONGDAN_SMS_URL") or None,
         robots=robots,
         outbound_allow=allow,
+        identity=tuple(
+            sorted((k, v.strip()) for k, v in env.items() if k.startswith(IDENTITY_PREFIXES) and v.strip())
+        ),
+        log_format=(env.get("GONGDAN_LOG_FORMAT") or "text").strip().lower(),
+        metrics_token=env.get("GONGDAN_METRICS_TOKEN") or None,
+        files_url=env.get("GONGDAN_FILES_URL") or None,
     )
 
 

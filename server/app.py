@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, g, jsonify, request
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from engine.bootstrap import Platform, open_platform
@@ -13,6 +14,7 @@ from engine.i18n import current_lang, known, t
 
 #: Blueprints to register, in order: later issues (portal, inbox, designer, admin) add theirs here.
 BLUEPRINTS: list[tuple[str, str]] = [
+    ("server.logging", "bp"),
     ("server.health", "bp"),
     ("server.assets", "bp"),
     ("server.auth", "bp"),
@@ -26,6 +28,10 @@ BLUEPRINTS: list[tuple[str, str]] = [
     ("server.pages.ticket", "bp"),
     ("server.pages.dashboards", "bp"),
     ("server.pages.admin", "bp"),
+    ("server.sso", "bp"),
+    ("server.im_callback", "bp"),
+    ("server.pages.imports", "bp"),
+    ("designer", "bp"),
 ]
 
 #: Sent with every answer: no framing, no sniffing, scripts only from this site.
@@ -48,7 +54,7 @@ def request_lang() -> str:
 
 def wants_json() -> bool:
     """API paths and clients asking for JSON get JSON errors; people get pages."""
-    if request.path.startswith(("/api/", "/inbound/", "/healthz")):
+    if request.path.startswith(("/api/", "/inbound/", "/healthz", "/readyz", "/metrics", "/im/")):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json" or request.headers.get("HX-Request") == "true"
@@ -83,6 +89,16 @@ def create_app(platform: Platform | None = None, config: dict[str, Any] | None =
     @app.errorhandler(GongdanError)
     def _gongdan_error(exc: GongdanError):
         return error_response(exc.as_dict(g.get("lang")), exc.http_status)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_unavailable(exc: Exception):
+        """The database is down, restarting or unreachable: a clear, retryable 503 instead of a 500."""
+        app.logger.warning("database unavailable: %s", type(getattr(exc, "orig", exc)).__name__)
+        body = {"code": "error.unavailable", "message": t("error.unavailable", g.get("lang")), "problems": []}
+        response = app.make_response(error_response(body, 503))
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -17,7 +17,9 @@ AREAS = (
     "server.api.reports",
     "server.api.admin",
     "server.api.rules",
+    "server.api.imports",
     "server.api.openapi",
+    "designer.api",
 )
 
 for _module in AREAS:

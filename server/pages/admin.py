@@ -31,7 +31,18 @@ from server.web import page, signed_in
 
 bp = Blueprint("admin", __name__)
 
-SECTIONS = ("users", "departments", "roles", "apps", "channels", "dead", "rule_runs", "audit")
+SECTIONS = (
+    "users",
+    "departments",
+    "roles",
+    "apps",
+    "imports",
+    "channels",
+    "sso",
+    "dead",
+    "rule_runs",
+    "audit",
+)
 #: Notices a redirect may name (?done=...), each a message code admin.page.done.<name>.
 NOTICES = frozenset(
     {

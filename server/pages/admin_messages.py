@@ -13,6 +13,7 @@ register(
         "admin.page.section.dead": {"zh": "死信", "en": "Dead letters"},
         "admin.page.section.rule_runs": {"zh": "规则日志", "en": "Rule runs"},
         "admin.page.section.audit": {"zh": "审计日志", "en": "Audit log"},
+        "admin.page.section.imports": {"zh": "导入工单", "en": "Import tickets"},
         # --- notices after a change
         "admin.page.done.user_saved": {"zh": "已保存。", "en": "Saved."},
         "admin.page.done.department_created": {

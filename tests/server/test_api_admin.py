@@ -19,7 +19,14 @@ from server.api.core import OPERATIONS
 from tests.support import complaint_form
 
 ADMIN_OPS = sorted({(op.method, op.rule) for op in OPERATIONS if op.scope == "admin"})
-SAMPLE_ARGS = {"user_id": "2", "department_id": "1", "token_id": "1", "role": "agent", "name": "smtp"}
+SAMPLE_ARGS = {
+    "user_id": "2",
+    "department_id": "1",
+    "token_id": "1",
+    "job_id": "1",
+    "role": "agent",
+    "name": "smtp",
+}
 
 
 def _url(rule: str) -> str:
