@@ -62,3 +62,10 @@ demo: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info
+
+## make loadtest: DURATION s (default 600) of mixed load on PostgreSQL + Redis, 2 web + 2 job workers;
+## prints throughput and p50/p95/p99 per endpoint, then checks no ticket, event, webhook or SLA timer
+## was lost or repeated (tests/load/). RATE (operations/s, default 40, 40 % submits), CONCURRENCY and MIX tune it.
+.PHONY: loadtest
+loadtest: $(STAMP)
+	DURATION=$${DURATION:-600} $(BIN)/python -m tests.load
