@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -34,9 +35,10 @@ AfterDelivery = Callable[[Database, Any, Any], None]
 #: Per channel, what to do with a delivered row's answer (e.g. map a CRM's JSON into the ticket).
 AFTER_DELIVERY: dict[str, AfterDelivery] = {}
 
-#: How long a claim holds a row; must comfortably exceed ``SEND_TIMEOUT_S``.
-LEASE_S = 60
 SEND_TIMEOUT_S = 10.0
+#: How long a claim holds a row before another worker may try it again (a worker that died mid-send):
+#: GONGDAN_OUTBOX_LEASE_S, default 60, never under twice ``SEND_TIMEOUT_S``.
+LEASE_S = max(int(os.environ.get("GONGDAN_OUTBOX_LEASE_S") or 60), int(2 * SEND_TIMEOUT_S))
 BACKOFF_BASE_S = 10
 BACKOFF_CAP_S = 3600
 SWEEP_BATCH = 100

@@ -122,7 +122,7 @@ def test_a_retried_submit_after_the_answer_was_lost_returns_the_first_ticket(mak
 
 # ----------------------------------------------------------------------------- kill -9 a job worker
 def test_a_worker_killed_mid_delivery_delivers_later_with_the_same_key(make_site) -> None:
-    site = make_site()
+    site = make_site(extra_env={"GONGDAN_OUTBOX_LEASE_S": "20"})  # the shortest lease allowed
     site.receiver.hang("/hook")  # the receiver takes the request and never answers: mid-delivery
     ticket = submit(site).json()
     key = f"webhook:audit:{ticket['id']}:1"
@@ -136,8 +136,8 @@ def test_a_worker_killed_mid_delivery_delivers_later_with_the_same_key(make_site
     later = submit(site).json()  # a new ticket is not held up by the row the dead worker left
     wait_until(lambda: site.receiver.keys("/hook")[f"webhook:audit:{later['id']}:1"], 30, "a fresh delivery")
     db = Database(site.database_url)
-    try:  # the row stays leased for 60 s (LEASE_S), then the sweep sends it again
-        drained(site, db, 150, tick=Ticker(site, 5))
+    try:  # the row stays leased for 20 s (GONGDAN_OUTBOX_LEASE_S), then the sweep sends it again
+        drained(site, db, 90, tick=Ticker(site, 5))
         assert checks.delivery_problems(db, site.receiver, at_least_once=True) == []
     finally:
         db.dispose()
