@@ -22,7 +22,7 @@ bp = Blueprint(
 )
 
 #: Modules that add page routes to ``bp`` (imported once, before the blueprint is registered).
-PAGE_MODULES: list[str] = ["designer.pages", "designer.editors"]
+PAGE_MODULES: list[str] = ["designer.pages", "designer.editors", "designer.tests_pages"]
 
 for _module in PAGE_MODULES:
     importlib.import_module(_module)

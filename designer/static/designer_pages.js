@@ -49,6 +49,23 @@
     return list;
   }
 
+  // The scenario tests' answer (POST .../draft/test) as a list of passed/failed scenarios with the
+  // problems' paths; shared by the publish page and the scenario editor (window.DesignerPages).
+  function showTests(data, box, word) {
+    var rows = (data.scenarios || []).map(function (s) {
+      var li = el("li", { class: s.passed ? "passed" : "failed", "data-scenario": s.name }, [
+        el("strong", { text: (s.passed ? "✔ " + word("passed") : "✘ " + word("failed")) + " " }),
+        el("span", { text: s.ticket_type + ": " + s.name + " (" + Math.round(s.duration_ms) + " ms)" })
+      ]);
+      (s.problems || []).forEach(function (p) { li.appendChild(el("div", { class: "error" }, [el("code", { text: p.path }), el("span", { text: " " + p.message })])); });
+      return li;
+    });
+    var nodes = rows.length ? [el("ul", { class: "scenarios" }, rows)] : [el("p", { class: "muted", text: word("no-tests") })];
+    (data.problems || []).forEach(function (p) { nodes.push(el("p", { class: "error", text: (p.path ? p.path + ": " : "") + p.message })); });
+    box.innerHTML = "";
+    nodes.forEach(function (n) { box.appendChild(n); });
+  }
+
   function publishPage() {
     var root = document.querySelector("[data-publish]");
     if (!root) return;
@@ -62,20 +79,6 @@
       box.innerHTML = "";
       nodes.forEach(function (n) { box.appendChild(n); });
       return box;
-    }
-
-    function showTests(data) {
-      var rows = (data.scenarios || []).map(function (s) {
-        var li = el("li", { class: s.passed ? "passed" : "failed", "data-scenario": s.name }, [
-          el("strong", { text: (s.passed ? "✔ " + word("passed") : "✘ " + word("failed")) + " " }),
-          el("span", { text: s.ticket_type + ": " + s.name + " (" + Math.round(s.duration_ms) + " ms)" })
-        ]);
-        (s.problems || []).forEach(function (p) { li.appendChild(el("div", { class: "error" }, [el("code", { text: p.path }), el("span", { text: " " + p.message })])); });
-        return li;
-      });
-      var nodes = rows.length ? [el("ul", { class: "scenarios" }, rows)] : [el("p", { class: "muted", text: word("no-tests") })];
-      (data.problems || []).forEach(function (p) { nodes.push(el("p", { class: "error", text: (p.path ? p.path + ": " : "") + p.message })); });
-      fill("test-result", nodes);
     }
 
     function fillIn(text, params) {
@@ -108,7 +111,7 @@
       test: function () {
         fill("test-result", [el("p", { class: "muted", text: "…" })]);
         return Draft.api("POST", base + "/draft/test").then(function (res) {
-          if (res.ok || res.status === 422) showTests(res.data || {}); else failed(res);
+          if (res.ok || res.status === 422) showTests(res.data || {}, document.getElementById("test-result"), word); else failed(res);
         });
       },
       diff: function () {
@@ -136,7 +139,7 @@
           box.appendChild(el("p", { class: "ok", "data-version": res.data.version, text: fillIn(word("published"), { version: res.data.version }) }));
           location.href = location.pathname + "?published=" + encodeURIComponent(res.data.version);
         } else {
-          if (res.data && res.data.scenarios) showTests(res.data.scenarios);
+          if (res.data && res.data.scenarios) showTests(res.data.scenarios, document.getElementById("test-result"), word);
           Draft.showProblems((res.data && res.data.problems) || [], box, res.data && res.data.message);
         }
       });
@@ -153,6 +156,7 @@
     steps.diff();
   }
 
+  window.DesignerPages = { showTests: showTests, failed: failed };
   document.addEventListener("DOMContentLoaded", function () {
     indexPage();
     overviewPage();

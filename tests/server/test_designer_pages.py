@@ -115,3 +115,38 @@ def test_the_editors_open_on_a_new_app_that_was_never_published(web, editor: str
     page = admin.get(f"/designer/helpdesk/{editor}/request", headers={"Accept": "text/html"})
     assert page.status_code == 200
     assert "data-palette" in page.get_data(as_text=True)
+
+
+def test_a_designer_opens_the_scenario_tests_page_with_the_acts_and_statuses_to_pick(web) -> None:
+    from engine.scenario_run import ACTS
+
+    admin = web.client("admin")
+    page = admin.get("/designer/complaint/tests/complaint?lang=en", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'data-tab="tests" href="/designer/complaint/tests/complaint" aria-selected="true"' in html
+    assert "<script>" not in html and "scenario_editor.js" in html and "designer_pages.js" in html
+    palette = _palette(html, "scenario-editor")
+    assert set(ACTS) <= set(palette["acts"]) and {"approve", "reject"} <= set(palette["acts"])
+    assert palette["statuses"] == ["open", "closed", "cancelled"]
+    assert "Run tests" in html
+    # every other designer page links to it
+    flow = admin.get("/designer/complaint/flow/complaint?lang=zh").get_data(as_text=True)
+    assert 'data-tab="tests" href="/designer/complaint/tests/complaint"' in flow and "场景测试" in flow
+
+
+def test_an_agent_may_not_open_the_scenario_tests_page(web) -> None:
+    web.user("ann", roles={"complaint": ["agent"]})
+    page = web.client("ann").get("/designer/complaint/tests/complaint", headers={"Accept": "text/html"})
+    assert page.status_code == 403
+    assert "data-palette" not in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_word_the_scenario_editor_shows_is_translated(lang: str) -> None:
+    words = editor_words(lang)
+    used = set(re.findall(r'\bw\("([a-z_.]+)"[,)]', (STATIC / "scenario_editor.js").read_text("utf-8")))
+    used |= {"tests.passed", "tests.failed", "tests.none"}  # the run's result words (showTests)
+    missing = sorted(used - set(words))
+    assert not missing, f"words the scenario editor uses but the page does not give: {missing}"
+    assert "{name}" in words["tests.copy_of"] and "{n}" in words["tests.step"]
