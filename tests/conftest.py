@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, text
 
 from engine.store import Database, migrate
 from engine.store.models import Base
+from tests.browser import browser  # noqa: F401  (one Chromium a test process: tests/e2e, tests/security)
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ROOT / "app_definitions"

@@ -32,19 +32,8 @@ from engine.config import load_settings
 from engine.demo import load_people
 from engine.people import create_user
 from server import create_app
+from tests.browser import EXPECT_TIMEOUT_MS
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-#: How long an expect() keeps retrying: generous, the machine may be running other tests.
-EXPECT_TIMEOUT_MS = 15_000
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ROOT / "app_definitions"
 #: Screenshots of the steps, kept as test artefacts (var/ is ignored by git).
@@ -54,28 +43,6 @@ PHONE = {"width": 390, "height": 844}
 #: The demo organisation's password (engine/demo.py), and the administrator the tests add.
 PASSWORD = "demo"
 ADMIN = "root"
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("GONGDAN_REQUIRE_BROWSER") == "1":
-        pytest.fail(reason + " (GONGDAN_REQUIRE_BROWSER=1)", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """One headless Chromium per test process."""
-    if not os.access(CHROMIUM, os.X_OK):
-        _unavailable(f"chromium not found at {CHROMIUM} (apt-get install chromium fonts-noto-cjk)")
-    try:
-        from playwright.sync_api import expect, sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed (pip install -e '.[dev]'); it drives chromium")
-    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 @dataclass

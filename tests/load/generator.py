@@ -19,6 +19,7 @@ Webhook deliveries are the site's own work (created and completed tickets notify
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import random
 import statistics
 import time
@@ -246,4 +247,8 @@ class LoadGenerator:
 
 
 def run_load(base: str, tokens: dict[str, str], seconds: float, rate: float, **kw: Any) -> Outcome:
-    return asyncio.run(LoadGenerator(base, tokens, rate, **kw).run(seconds))
+    """Run the generator to its end in a thread of its own: a test process whose thread already has an
+    event loop (Playwright's sync API keeps one there) cannot start another."""
+    generator = LoadGenerator(base, tokens, rate, **kw)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, generator.run(seconds)).result()

@@ -14,13 +14,11 @@ from typing import Any
 import pytest
 import yaml
 
-import tests.e2e.conftest as e2e_fixtures
 import tests.server.conftest as server_fixtures
 from engine.people import create_user
 from tests.security.tally import TRIED
 from tests.support import give_role
 
-browser = e2e_fixtures.browser  # headless Chromium, for the in-browser XSS check
 web = server_fixtures.web  # the in-process site on SQLite and PostgreSQL
 
 
