@@ -1129,15 +1129,3 @@ def audit_entries(db: Database, limit: int = 50, before: int | None = None) -> l
     for r in rows:
         r["actor"] = names.get(r["actor_id"]) if r["actor_id"] is not None else None
     return rows
-
-
-def users_by_id(db: Database, ids: Iterable[int]) -> dict[int, str]:
-    wanted = sorted({i for i in ids if i is not None})
-    if not wanted:
-        return {}
-    with db.read() as conn:
-        return {
-            u.id: u.username
-            for chunk in _chunks(wanted)
-            for u in conn.execute(select(U.c.id, U.c.username).where(U.c.id.in_(chunk)))
-        }

@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 import engine.designer_messages  # noqa: F401  (its messages)
 from engine import auth
 from engine.access import Principal
+from engine.admin import change_dict
 from engine.auth import ForbiddenError
 from engine.definitions.diff import Change
 from engine.definitions.diff import diff as compute_diff
@@ -264,16 +265,7 @@ def _insert_draft(
     )
 
 
-def check_format(data: Any) -> None:
-    """Refuse a definition written for a newer Gongdan (its ``format`` above what this one reads)."""
-    from engine.definitions.loader import newer_format_problems
-
-    problems = newer_format_problems(data)
-    if problems:
-        raise DefinitionError(problems=problems, name="<definition>", count=len(problems))
-
-
-# ---------------------------------------------------------------------------- the schema, faster
+# ---------------------------------------------------------------------------- validation
 def validate(definition: Any, app_key: str | None = None) -> Loaded:
     """Every check the loader runs (schema, cross-references, compiling); the app key must stay."""
     if not isinstance(definition, Mapping):
@@ -742,16 +734,6 @@ def publish_draft(
         "unchanged": result.unchanged,
         "changes": [change_dict(c) for c in result.changes],
         "scenarios": report,
-    }
-
-
-def change_dict(change: Change) -> dict[str, Any]:
-    return {
-        "path": change.path,
-        "kind": change.kind,
-        "old": change.old,
-        "new": change.new,
-        "text": change.render(),
     }
 
 

@@ -101,12 +101,6 @@ register(
             "zh": "场景 “{name}” 未通过:{detail}",
             "en": "Scenario “{name}” failed: {detail}",
         },
-        "designer.newer_format": {
-            "zh": "此文件使用 Gongdan 定义格式第 {format} 版,而本系统只支持到第 {supported} 版。"
-            "请先升级 Gongdan,再导入此文件。",
-            "en": "This file uses Gongdan definition format {format}, but this installation reads format "
-            "{supported} at most. Upgrade Gongdan, then import the file.",
-        },
         "designer.app_exists": {
             "zh": "应用标识 {app} 已被使用(已发布的应用或草稿)。请换一个标识。",
             "en": "The app key {app} is taken (a published app or a draft). Choose another key.",

@@ -16,6 +16,12 @@ register(
         },
         "not_found": {"zh": "{what} 不存在:{ident}", "en": "{what} not found: {ident}"},
         # --- reading a definition file
+        "definition.newer_format": {
+            "zh": "此文件使用 Gongdan 定义格式第 {format} 版,而本系统只支持到第 {supported} 版。"
+            "请先升级 Gongdan,再导入此文件。",
+            "en": "This file uses Gongdan definition format {format}, but this installation reads format "
+            "{supported} at most. Upgrade Gongdan, then import the file.",
+        },
         "definition.invalid": {
             "zh": "应用定义 {name} 有 {count} 处错误,未写入任何内容:",
             "en": "App definition {name} has {count} problem(s); nothing was written:",

@@ -544,12 +544,6 @@ def runs(db: Database, limit: int = 20) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
-def held_runs(db: Database) -> list[dict[str, Any]]:
-    with db.read() as conn:
-        rows = conn.execute(select(R).where(R.c.status == "held").order_by(R.c.id.desc())).all()
-    return [dict(r._mapping) for r in rows]
-
-
 # ---------------------------------------------------------------------------- the schedule
 def schedule(settings: Settings) -> dict[str, int]:
     """GONGDAN_ORG_SYNC="dingtalk:60,ldap:1440": source → minutes between runs."""

@@ -42,9 +42,7 @@ def newer_format_problems(data: Any) -> list[Problem]:
     """A file written for a newer Gongdan: one clear problem instead of every unknown key it holds."""
     found = data.get("format") if isinstance(data, Mapping) else None
     if isinstance(found, int) and not isinstance(found, bool) and found > FORMAT_VERSION:
-        import engine.designer_messages  # noqa: F401  (the message's text)
-
-        return [Problem("format", "designer.newer_format", {"format": found, "supported": FORMAT_VERSION})]
+        return [Problem("format", "definition.newer_format", {"format": found, "supported": FORMAT_VERSION})]
     return []
 
 
