@@ -244,12 +244,12 @@ def test_a_definition_from_a_newer_gongdan_is_refused_clearly(runtime, complaint
     with pytest.raises(DefinitionError) as caught:
         runtime.publish(text)
     [problem] = caught.value.problems
-    assert problem.path == "format" and problem.code == "designer.newer_format"
+    assert problem.path == "format" and problem.code == "definition.newer_format"
     assert "Upgrade Gongdan" in problem.message("en") and "升级" in problem.message("zh")
     draft = designer.load_draft(runtime.db, complaint_app)
     with pytest.raises(designer.DraftRefused) as refused:
         designer.save_draft(runtime.db, complaint_app, 1, {**draft.definition, "format": 3})
-    assert refused.value.problems[0].code == "designer.newer_format"
+    assert refused.value.problems[0].code == "definition.newer_format"
     data = yaml.safe_load((APPS / "kb.yaml").read_text(encoding="utf-8"))
     assert runtime.publish({**data, "format": 1}).version == 1  # today's format loads
 
