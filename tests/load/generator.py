@@ -121,6 +121,10 @@ class LoadGenerator:
         self.outcome = Outcome()
         self.open_tickets: list[int] = []
         self.owner: dict[int, str] = {}  # ticket id -> its submitter (who may always open it)
+        self.stopped = False  # set by ``stop()`` from another thread: no new operations, the running ones finish
+
+    def stop(self) -> None:
+        self.stopped = True
 
     def _auth(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
@@ -139,6 +143,8 @@ class LoadGenerator:
             i = 0
             while True:
                 slot = start + i / self.rate
+                if self.stopped:
+                    break
                 if slot - start >= seconds or time.monotonic() - start >= seconds:
                     self.outcome.skipped = max(0, int(seconds * self.rate) - i)
                     break
