@@ -35,6 +35,7 @@ from engine.observability import timed_command
 from engine.reactions import OUTBOX_MAX_ATTEMPTS, REACTORS, CommandContext, EmittedEvent, OutboxItem
 from engine.rules import schedules
 from engine.specs import AppSpec, TypeSpec, compile_app
+from engine.store import fast
 from engine.store.counters import next_value
 from engine.store.db import Database
 from engine.store.models import (
@@ -338,7 +339,7 @@ class Runtime(FlowCommands):
             "row_version": 0,
             "event_seq": 0,
         }
-        record_id = conn.execute(INSERT_RECORD, row).scalar_one()
+        record_id = fast.scalar(conn, INSERT_RECORD, row)
         self._claim_unique(conn, app_id, tspec, record_id, clean, tspec.unique_keys)
         instance = {
             "record_id": record_id,
@@ -350,7 +351,7 @@ class Runtime(FlowCommands):
             "parent_node": parent[1] if parent else None,
             "started_at": now,
         }
-        instance_id = conn.execute(INSERT_INSTANCE, instance).scalar_one()
+        instance_id = fast.scalar(conn, INSERT_INSTANCE, instance)
         rec = SimpleNamespace(id=record_id, **row)  # as written: no need to read it back
         inst = SimpleNamespace(id=instance_id, **instance)
         work = self._flow_work(conn, rec, actor, now, inst, fresh=True)
@@ -666,8 +667,7 @@ class Runtime(FlowCommands):
         self, conn: Connection, rec: Any, values: dict[str, Any], emitted: list[EmittedEvent]
     ) -> None:
         params = {"b_id": rec.id, "b_row_version": rec.row_version, "b_event_seq": emitted[-1].seq, **values}
-        done = conn.execute(SAVE_RECORD, params)
-        if done.rowcount != 1:
+        if fast.rowcount(conn, SAVE_RECORD, params) != 1:
             actual = conn.execute(select(R.c.row_version).where(R.c.id == rec.id)).scalar()
             raise ConflictError(number=rec.number, expected=rec.row_version, actual=actual)
 
@@ -681,7 +681,8 @@ class Runtime(FlowCommands):
         at: dt.datetime,
     ) -> list[EmittedEvent]:
         emitted = [EmittedEvent(last_seq + i, kind, payload) for i, (kind, payload) in enumerate(events, 1)]
-        conn.execute(
+        fast.execute_many(
+            conn,
             INSERT_EVENTS,
             [
                 {

@@ -23,6 +23,7 @@ from engine.observability import timed_command
 from engine.reactions import OUTBOX_MAX_ATTEMPTS
 from engine.rules import schedules
 from engine.rules.engine import rule_context, run_rule_actions, run_rules
+from engine.store import fast
 from engine.store.models import FlowInstance, Task, Timer, User
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -656,7 +657,8 @@ class FlowCommands:
                 conn, rec.app_id, tspec, rec.id, work.ticket.data, tspec.unique_keys, work.changed
             )
             self._check_references(conn, tspec, work.ticket.data, work.changed)
-        conn.execute(
+        fast.execute(
+            conn,
             SAVE_INSTANCE,
             {
                 "b_id": work.instance.id,

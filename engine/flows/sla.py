@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, insert, select, update
 
 from engine.calendars import Calendar, calendar
 from engine.definitions.model import NodeDef
+from engine.store import fast
 from engine.store.models import SlaClock, Timer
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -107,7 +108,7 @@ def enter(work: FlowWork, node: NodeDef) -> None:
             "levels": [],
             "started_at": work.now,
         }
-        clock_id = work.conn.execute(INSERT_CLOCK, clock).scalar_one()
+        clock_id = fast.scalar(work.conn, INSERT_CLOCK, clock)
         work.events.append(
             (
                 "sla_started",

@@ -26,6 +26,7 @@ from engine.forms.spec import Env
 from engine.reactions import OutboxItem
 from engine.rules.actions import run_actions
 from engine.specs import AppSpec, TypeSpec
+from engine.store import fast
 from engine.store.models import FlowInstance, Task, Timer, Watcher
 
 T, FI, TM, W = (m.__table__ for m in (Task, FlowInstance, Timer, Watcher))
@@ -261,7 +262,8 @@ class FlowWork:
         team: str | None = None,
         waits_for: int | None = None,
     ) -> int:
-        task_id = self.conn.execute(
+        task_id = fast.scalar(
+            self.conn,
             INSERT_TASK,
             {
                 "instance_id": self.instance.id,
@@ -277,7 +279,7 @@ class FlowWork:
                 "position": position,
                 "waits_for": waits_for,
             },
-        ).scalar_one()
+        )
         self._task_added(user)
         payload: dict[str, Any] = {"task": task_id, "node": node.id, "assignee": user, "status": status}
         if pool:
@@ -334,7 +336,7 @@ class FlowWork:
             }
             for kind, node_id, due, payload, ids in timers
         ]
-        self.conn.execute(INSERT_TIMER, rows if len(rows) > 1 else rows[0])
+        fast.execute_many(self.conn, INSERT_TIMER, rows)
 
     # ------------------------------------------------------------------ people acting
     def task(self, task_id: int) -> Any:
@@ -534,7 +536,8 @@ class FlowWork:
         found = self.resolve(spec)
         user, pool = _seat(found)
         due_at = sla.due_after(self, None, due, self.now) if due else None
-        task_id = self.conn.execute(
+        task_id = fast.scalar(
+            self.conn,
             INSERT_TASK,
             {
                 "instance_id": self.instance.id,
@@ -549,7 +552,7 @@ class FlowWork:
                 "kind": "todo",
                 "position": 0,
             },
-        ).scalar_one()
+        )
         self._task_added(user)
         self.events.append(("todo_created", {"task": task_id, "assignee": user, "title": thaw(title)}))
         if due_at is not None:  # still open then: a task_overdue event the rules see

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from engine.reactions import CommandContext, reactor
 from engine.reports.metrics import Fact, TypeFacts, fold, new_state, row_of, times_of, type_facts
+from engine.store import fast
 from engine.store.models import App, AppVersion, Event, Record, TicketMetrics, TicketStageTime
 
 TM, TS, E, R = (m.__table__ for m in (TicketMetrics, TicketStageTime, Event, Record))
@@ -63,7 +64,8 @@ def keep_metrics(cmd: CommandContext) -> None:
         app_id, ticket_type = cmd.app_id, cmd.ticket_type
         if app_id is None:
             app_id, ticket_type = conn.execute(_RECORD.where(R.c.id == cmd.record_id)).one()
-        conn.execute(
+        fast.execute(
+            conn,
             _INSERT_METRICS,
             {
                 "record_id": cmd.record_id,
@@ -84,7 +86,7 @@ def _write_times(conn: Connection, record_id: int, rows: list[dict[str, Any]], r
     if replace:
         conn.execute(delete(TS).where(TS.c.record_id == record_id))
     if rows:
-        conn.execute(_INSERT_TIMES, [{"record_id": record_id, **r} for r in rows])
+        fast.execute_many(conn, _INSERT_TIMES, [{"record_id": record_id, **r} for r in rows])
 
 
 def rebuild(db: Any, app_key: str | None = None, batch: int = REBUILD_BATCH) -> int:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert
 
 from engine.expressions import ExprError, Expression, compile_expr
+from engine.store import fast
 from engine.store.models import RuleRun
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -200,7 +201,7 @@ def run_rules(work: FlowWork, dry_run: bool = False) -> list[dict[str, Any]]:
             if matched and rule.stop:
                 break
     if log.rows and not dry_run:
-        work.conn.execute(INSERT_RULE_RUNS, log.rows)
+        fast.execute_many(work.conn, INSERT_RULE_RUNS, log.rows)
     return log.rows
 
 

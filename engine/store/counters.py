@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 
+from engine.store import fast
 from engine.store.models import Counter
 
 COUNTER_UPSERT = {
@@ -22,4 +23,4 @@ COUNTER_UPSERT = {
 
 def next_value(conn: Connection, key: str) -> int:
     """The counter ``key`` stepped by one inside the caller's transaction: 1 the first time."""
-    return conn.execute(COUNTER_UPSERT[conn.dialect.name], {"key": key}).scalar_one()
+    return fast.scalar(conn, COUNTER_UPSERT[conn.dialect.name], {"key": key})
