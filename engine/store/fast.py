@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection
@@ -26,10 +27,9 @@ from sqlalchemy.sql import ClauseElement
 @dataclass(frozen=True, slots=True)
 class _Prepared:
     sql: str
-    names: tuple[str, ...]  # the bind names in the order the driver takes them (positional styles)
-    positional: bool
-    processors: Mapping[str, Any]
-    compiled: Any
+    order: Any  # positional styles: the bind values in the driver's order, from the dict of them
+    processors: tuple[tuple[str, Any], ...]  # (bind name, SQLAlchemy's bind processor) for the given ones
+    fixed: Mapping[str, Any]  # binds with a value of their own (``value + 1``), not from the parameters
 
 
 #: (id of the statement, dialect name, parameter names) -> the prepared form, or None: "not ours".
@@ -49,10 +49,32 @@ def _prepare(conn: Connection, stmt: ClauseElement, keys: tuple[str, ...]) -> _P
         or any(b.expanding for b in compiled.binds.values())
     ):
         return None
-    positional = bool(compiled.positional)
-    names = tuple(compiled.positiontup or ()) if positional else ()
-    processors = {k: v for k, v in compiled._bind_processors.items() if v is not None}
-    return _Prepared(compiled.string, names, positional, processors, compiled)
+    fixed = {}
+    for name, bind in compiled.binds.items():
+        if name not in keys:
+            if bind.required or bind.callable is not None:
+                return None  # a value we would have to compute: leave it to SQLAlchemy
+            fixed[name] = bind.value
+    processors = compiled._bind_processors
+    procs = tuple((k, v) for k, v in processors.items() if v is not None)
+    # fixed values are processed once, here
+    fixed = {k: (processors[k](v) if processors.get(k) else v) for k, v in fixed.items()}
+    procs = tuple((k, v) for k, v in procs if k not in fixed)
+    order = None
+    if compiled.positional:
+        names = tuple(compiled.positiontup or ())
+        if not names:
+            order = _no_values
+        elif len(names) == 1:
+            only = names[0]
+            order = lambda values: (values[only],)  # noqa: E731
+        else:
+            order = itemgetter(*names)
+    return _Prepared(compiled.string, order, procs, fixed)
+
+
+def _no_values(values: Mapping[str, Any]) -> tuple[()]:
+    return ()
 
 
 def _prepared(conn: Connection, stmt: ClauseElement, keys: tuple[str, ...]) -> _Prepared | None:
@@ -67,14 +89,10 @@ def _prepared(conn: Connection, stmt: ClauseElement, keys: tuple[str, ...]) -> _
 
 
 def _driver_params(p: _Prepared, params: Mapping[str, Any]) -> Any:
-    values = p.compiled.construct_params(params, _check=False)
-    procs = p.processors
-    for name, proc in procs.items():
-        if name in values:
-            values[name] = proc(values[name])
-    if p.positional:
-        return tuple(values[name] for name in p.names)
-    return values
+    values = {**params, **p.fixed} if p.fixed else dict(params)
+    for name, proc in p.processors:
+        values[name] = proc(values[name])
+    return values if p.order is None else p.order(values)
 
 
 def execute(conn: Connection, stmt: ClauseElement, params: Mapping[str, Any]) -> Any:
