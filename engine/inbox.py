@@ -35,6 +35,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.util import find_tables
 
 from engine.access import Principal, can_see, in_users_pool, pool_keys
 from engine.errors import ConflictError, FormError, InputError, NotFoundError, Problem
@@ -249,17 +250,28 @@ def _due() -> ColumnElement[Any]:
 
 
 def _candidates(
-    principal: Principal, dialect: str, where: Iterable[ColumnElement[bool]], claimable: bool = True
+    principal: Principal,
+    dialect: str,
+    where: Iterable[ColumnElement[bool]],
+    claimable: bool | int = True,
 ) -> Any:
-    """The tasks matching ``where`` with only what sorting and counting need (a subquery); without
-    the ``claimable`` column when the caller knows it otherwise."""
+    """The tasks matching ``where`` with only what sorting and counting need (a subquery). The
+    ``claimable`` column is worked out per row (True), a constant the tab implies (0 or 1: a task of
+    mine is never claimable, a queue task always is), or left out (False). The record is joined
+    only when a condition needs it: my todos are then read from the tasks' index alone."""
+    where = list(where)
     columns = [T.c.id.label("task_id"), T.c.created_at, T.c.assignee_id, _due().label("due")]
-    if claimable:
+    if claimable is True:
         flag = case((claimable_clause(principal, dialect), literal(1)), else_=literal(0))
         columns.append(flag.label("claimable"))
-    return (
-        select(*columns).select_from(T.join(R, R.c.id == T.c.record_id)).where(*where).subquery("candidates")
-    )
+        where_and_columns = [*where, flag]
+    else:
+        if claimable is not False:
+            columns.append(literal(int(claimable)).label("claimable"))
+        where_and_columns = where
+    needs_record = any(R in find_tables(c, check_columns=True) for c in where_and_columns)
+    source = T.join(R, R.c.id == T.c.record_id) if needs_record else T
+    return select(*columns).select_from(source).where(*where).subquery("candidates")
 
 
 def _clock_join() -> ColumnElement[bool]:
@@ -401,7 +413,9 @@ def _page(
     principal: Principal, tab: str, dialect: str, filters: Filters, limit: int, cursor: Any
 ) -> Select[Any]:
     """The statement of one page of ``tab`` (``now`` bound at execution)."""
-    found = _candidates(principal, dialect, [_tab_clause(principal, tab, dialect), *_filter_clause(filters)])
+    claimable: bool | int = {"todos": 0, "queue": 1}.get(tab, True)
+    where = [_tab_clause(principal, tab, dialect), *_filter_clause(filters)]
+    found = _candidates(principal, dialect, where, claimable)
     top: Select[Any] = select(found)
     if tab == "overdue" or filters.overdue:
         top = top.where(found.c.due < NOW)
