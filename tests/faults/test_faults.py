@@ -93,8 +93,8 @@ def drained(site: Site, db: Database, deadline_s: float, tick: Callable[[], None
 def test_a_web_process_killed_mid_request_loses_no_ticket_and_makes_none_twice(make_site) -> None:
     site = make_site()
     load = Background(site, seconds=60, rate=40, mix=SUBMITS, concurrency=24).start()
-    # kill while submits are flowing: at least three times, and on until a kill has cut a request off (a worker
-    # between two requests dies without one, so on a fast machine a fixed number of kills may all miss)
+    # kill while submits are flowing: at least three times, and on until a kill has cut a request off
+    # (a worker between two requests dies without one: on a fast machine a fixed number may all miss)
     for killed in range(20):
         if killed >= 3 and load.retries() > 0:
             break

@@ -121,7 +121,7 @@ class LoadGenerator:
         self.outcome = Outcome()
         self.open_tickets: list[int] = []
         self.owner: dict[int, str] = {}  # ticket id -> its submitter (who may always open it)
-        self.stopped = False  # set by ``stop()`` from another thread: no new operations, the running ones finish
+        self.stopped = False  # ``stop()`` from another thread: no new operations, the running ones finish
 
     def stop(self) -> None:
         self.stopped = True
