@@ -26,10 +26,16 @@ $(ASSETS): package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund
 	@touch $(ASSETS)
 
-setup: $(STAMP) $(ASSETS)
+## the DingTalk JSAPI as one browser file (its npm package is CommonJS only), bundled by the pinned esbuild
+DDJS    := node_modules/.bundles/dingtalk-jsapi.min.js
+$(DDJS): $(ASSETS)
+	node_modules/.bin/esbuild node_modules/dingtalk-jsapi/index.js --bundle --minify --format=iife \
+		--global-name=dd --log-level=warning --outfile=$(DDJS)
+
+setup: $(STAMP) $(ASSETS) $(DDJS)
 
 ## make run: set up, migrate ./var/gongdan.db, import the shipped apps, print a login, serve on :8000
-run: $(STAMP) $(ASSETS)
+run: $(STAMP) $(ASSETS) $(DDJS)
 	mkdir -p $(GONGDAN_HOME)
 	$(BIN)/gongdan init
 	$(BIN)/gongdan import app_definitions/*.yaml
@@ -38,7 +44,7 @@ run: $(STAMP) $(ASSETS)
 	$(BIN)/gongdan serve --host $(HOST) --port $(PORT) --with-worker
 
 ## make test: the whole suite, on SQLite and (when reachable) PostgreSQL
-test: $(STAMP) $(ASSETS)
+test: $(STAMP) $(ASSETS) $(DDJS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n $(JOBS) -p no:cacheprovider

@@ -13,6 +13,10 @@ on the ticket. Guard: a run that would deactivate more than ``GUARD_PERCENT`` of
 users stops as ``held`` with nothing changed, until an admin confirms (``--confirm``).
 
 Every run leaves an ``OrgSyncRun`` row with its counts (or why it failed / was held).
+
+A change event (engine.org_events) goes through the same steps with :func:`apply_changes`: its
+snapshot lists only the people and departments it concerns (``complete`` False), so nobody absent
+from it is deactivated, and the guard does not apply (an event names its leavers one by one).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 import engine.identity.messages  # noqa: F401  (the words)
@@ -50,6 +54,13 @@ GUARD_PERCENT = 20
 LEAVERS_SHOWN = 50
 #: A run still "running" after this long is taken as crashed (another may start).
 STALE_RUN = dt.timedelta(hours=2)
+#: ``user_identities.provider`` of the id a source's change events name a person by, when it is not
+#: the subject (DingTalk's userid): never used to sign in.
+EVENT_ID_SUFFIX = ":event-id"
+
+
+def event_id_provider(source: str) -> str:
+    return source + EVENT_ID_SUFFIX
 
 
 class SyncHeld(GongdanError):
@@ -214,6 +225,12 @@ class _Apply:
         self.dept_of: dict[str, int] = {}  # external id → department id
         self.user_of: dict[str, int] = {}  # subject → user id
 
+    def merge(self, snapshot: OrgSnapshot) -> None:
+        """Departments, then people, then who manages and heads what."""
+        self.departments(snapshot)
+        self.users(snapshot)
+        self.managers_and_heads(snapshot)
+
     # ------------------------------------------------------------------ departments
     def departments(self, snapshot: OrgSnapshot) -> None:
         conn, source = self.conn, self.source
@@ -223,6 +240,8 @@ class _Apply:
                 select(D.c.id, D.c.name, D.c.parent_id, D.c.external_id).where(D.c.source == source)
             )
         }
+        if not snapshot.complete:  # a change list: the rest of the tree is what we have
+            self.dept_of.update({ext: r.id for ext, r in existing.items()})
         by_id = {d.external_id: d for d in snapshot.departments}
         order = _top_down(snapshot, source)
         for ext in order:
@@ -272,6 +291,8 @@ class _Apply:
     def users(self, snapshot: OrgSnapshot) -> None:
         conn, source = self.conn, self.source
         linked = dict(conn.execute(select(UI.c.subject, UI.c.user_id).where(UI.c.provider == source)).all())
+        if not snapshot.complete:  # managers and heads not in a change list are looked up
+            self.user_of.update(linked)
         match, _ = link_options(self.settings)
         for person in snapshot.users:
             uid = linked.get(person.subject) or self._adopt(person, match, set(linked.values()))
@@ -321,7 +342,22 @@ class _Apply:
                         user_id=uid, provider=source, subject=person.subject, created_at=utcnow()
                     )
                 )
+            if person.event_id and person.event_id != person.subject:
+                self._keep_event_id(uid, person.event_id)
             self.user_of[person.subject] = uid
+
+    def _keep_event_id(self, uid: int, event_id: str) -> None:
+        """Remember the id change events name this person by (see EVENT_ID_SUFFIX)."""
+        provider = event_id_provider(self.source)
+        known = self.conn.execute(
+            select(UI.c.id, UI.c.user_id).where(UI.c.provider == provider, UI.c.subject == event_id[:191])
+        ).first()
+        if known is None:
+            self.conn.execute(
+                insert(UI).values(user_id=uid, provider=provider, subject=event_id[:191], created_at=utcnow())
+            )
+        elif known.user_id != uid:
+            self.conn.execute(update(UI).where(UI.c.id == known.id).values(user_id=uid))
 
     def _adopt(self, person: Any, match: set[str], taken: set[int]) -> int | None:
         """An existing user (not linked to this source yet) with the same e-mail / mobile, when
@@ -367,7 +403,7 @@ class _Apply:
             .where(U.c.source == self.source, U.c.is_active.is_(True))
         ).all()
         if not snapshot.complete:
-            listed_gone = {u.subject for u in snapshot.users if not u.active}
+            listed_gone = {u.subject for u in snapshot.users if not u.active} | set(snapshot.gone)
             return [r for r in rows if r.subject in listed_gone]
         return [r for r in rows if r.subject not in staying]
 
@@ -438,6 +474,24 @@ class _Apply:
             .limit(1)
         ).scalar()
 
+    def remove_departments(self, external_ids: list[str]) -> None:
+        """Departments the source deleted: removed when nobody (active or not) and no department is
+        in them; otherwise kept as they are, like a full sync keeps a department it no longer lists.
+        People are never deleted."""
+        for ext in external_ids:
+            dept = self.conn.execute(
+                select(D.c.id).where(D.c.source == self.source, D.c.external_id == ext)
+            ).scalar()
+            if dept is None:
+                continue
+            used = self.conn.execute(select(U.c.id).where(U.c.department_id == dept).limit(1)).first()
+            used = used or self.conn.execute(select(D.c.id).where(D.c.parent_id == dept).limit(1)).first()
+            if used is not None:
+                self.counts["departments_kept"] = self.counts.get("departments_kept", 0) + 1
+                continue
+            self.conn.execute(delete(D).where(D.c.id == dept))
+            self.counts["departments_removed"] = self.counts.get("departments_removed", 0) + 1
+
 
 def _active(conn: Connection, user_id: int) -> bool:
     return bool(conn.execute(select(U.c.is_active).where(U.c.id == user_id)).scalar())
@@ -503,9 +557,7 @@ def _apply(
     ).scalar_one()
     work.counts["source_users_before"] = before
     work.counts["source_users"] = len(snapshot.users)
-    work.departments(snapshot)
-    work.users(snapshot)
-    work.managers_and_heads(snapshot)
+    work.merge(snapshot)
     leavers = work.leavers(snapshot)
     names = [r.username for r in leavers][:LEAVERS_SHOWN]
     if before and len(leavers) * 100 > before * GUARD_PERCENT and not confirm:
@@ -526,6 +578,20 @@ def _apply(
         conn.execute(update(R).where(R.c.source == source, R.c.status == "held").values(status="confirmed"))
     auth.audit(conn, actor, "org.synced", f"org:{source}", {"run": run_id, "confirm": confirm, **work.counts})
     return SyncResult(run_id, "done", work.counts, names)
+
+
+def apply_changes(
+    settings: Settings, conn: Connection, source: str, snapshot: OrgSnapshot, actor: int | None = None
+) -> dict[str, int]:
+    """Apply a change list (one event's people and departments, ``complete`` False) inside the
+    caller's transaction with the full sync's rules; what it did, counted."""
+    from engine.runtime import Runtime
+
+    work = _Apply(settings, conn, source, actor)
+    work.merge(snapshot)
+    work.deactivate(work.leavers(snapshot), Runtime(_Joined(conn)))  # type: ignore[arg-type]
+    work.remove_departments(snapshot.gone_departments)
+    return work.counts
 
 
 def report_lines(result: SyncResult, lang: str | None = None) -> list[str]:

@@ -1,7 +1,8 @@
 """Front-end files: our own (server/static) and the pinned npm libraries (node_modules), never a CDN.
 
 Only the files listed in ``VENDOR`` are served from node_modules; they come from package.json +
-package-lock.json (``npm ci --ignore-scripts``, run by ``make setup``). GONGDAN_ASSETS points at
+package-lock.json (``npm ci --ignore-scripts``, run by ``make setup``, which also bundles the
+DingTalk JSAPI into ``.bundles/`` with the pinned esbuild). GONGDAN_ASSETS points at
 another node_modules folder when the code is installed elsewhere.
 """
 
@@ -16,6 +17,8 @@ bp = Blueprint("assets", __name__)
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = Path(__file__).resolve().parent / "static"
+#: Browser files bundled at set-up from npm packages that ship CommonJS only (``make setup``).
+BUNDLES = ".bundles/"
 VENDOR = frozenset(
     {
         "htmx.org/dist/htmx.min.js",
@@ -28,6 +31,7 @@ VENDOR = frozenset(
         "@logicflow/extension/dist/index.css",
         "swagger-ui-dist/swagger-ui.css",
         "swagger-ui-dist/swagger-ui-bundle.js",
+        BUNDLES + "dingtalk-jsapi.min.js",
     }
 )
 MAX_AGE = 7 * 24 * 3600
@@ -43,7 +47,7 @@ def vendor(path: str):
         abort(404)
     folder = node_modules()
     if not (folder / path).is_file():
-        abort(404, description="front-end libraries missing: run `npm ci --ignore-scripts` (make setup)")
+        abort(404, description="front-end libraries missing: run `make setup` (npm ci --ignore-scripts)")
     return send_from_directory(folder, path, max_age=MAX_AGE)
 
 

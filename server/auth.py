@@ -176,6 +176,8 @@ def safe_next(target: str | None) -> str:
     parsed = urlparse(target)
     if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
         return "/"
+    if "\\" in target or any(ord(c) < 32 for c in target):  # browsers read /\evil.com as //evil.com
+        return "/"
     return target
 
 

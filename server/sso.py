@@ -1,5 +1,7 @@
 """Single sign-on pages: ``/login/<provider>`` → the provider, ``/login/<provider>/callback`` → a
-session; LDAP's username + password form posts to ``/login/ldap``. And the admin section
+session; LDAP's username + password form posts to ``/login/ldap``; ``/h5/<provider>`` is the
+home of the app inside the DingTalk / WeCom / Feishu workbench (sign-in without a password, the
+vendor's in-app way; docs/sso.md). And the admin section
 "Sign-in & organisation" (``/admin/sso``): providers and their write-only secrets, sync runs, held
 syncs to confirm, run now.
 
@@ -20,8 +22,15 @@ from engine import identity, org_sync
 from engine.auth import ForbiddenError
 from engine.errors import GongdanError
 from engine.i18n import t, text_of
-from engine.identity.base import SetupError, adapter_class
-from engine.identity.signin import begin, decode_pending, encode_pending, finish, password_signin
+from engine.identity.base import PendingLogin, SetupError, adapter_class
+from engine.identity.signin import (
+    begin,
+    begin_in_app,
+    decode_pending,
+    encode_pending,
+    finish,
+    password_signin,
+)
 from server.app import platform
 from server.auth import RateLimited, _set_cookie, _t, client_ip, current, login_limiter, safe_next
 from server.pages.admin import admin_page, show
@@ -58,7 +67,11 @@ def start(name: str):
         )
     except GongdanError as exc:
         return _login_error(exc)
-    response = make_response(redirect(url, code=302))
+    return _keep_pending(make_response(redirect(url, code=302)), pending)
+
+
+def _keep_pending(response: Any, pending: PendingLogin) -> Any:
+    """Keep what the callback checks in a short-lived cookie that only /login/... receives."""
     response.set_cookie(
         PENDING_COOKIE,
         encode_pending(pending),
@@ -88,6 +101,98 @@ def callback(name: str):
     except GongdanError as exc:
         return _login_error(exc)
     response = make_response(redirect(safe_next(pending.next if pending else "/"), code=303))
+    response.delete_cookie(PENDING_COOKIE, path="/login")
+    _set_cookie(response, token, info)
+    return response
+
+
+# ---------------------------------------------------------------------------- inside the IM workbench (H5)
+def _in_app_callback(name: str) -> str:
+    return f"{platform().settings.base_url}/login/{name}/h5/callback"
+
+
+def _vendor(name: str) -> str:
+    """The IM vendor's name as its people know it (钉钉, 企业微信, 飞书)."""
+    code = f"h5.vendor.{name}"
+    text = t(code, g.lang)
+    return name[:40] if text == code else text
+
+
+def _h5_page(name: str, status: int = 200, **values: Any) -> Any:
+    html = render_template("h5.html", lang=g.lang, t=_t(g.lang), vendor=_vendor(name), **values)
+    return make_response(html, status)
+
+
+def _h5_error(name: str, exc: GongdanError, next_path: str) -> Any:
+    """The reason on a page made for a phone, with a way to try again; a person the vendor knows
+    but Gongdan does not is told to ask an admin to sync the organisation."""
+    lang = g.lang
+    if exc.code == "identity.no_account":
+        heading = t("h5.no_account_title", lang)
+        text = t("h5.no_account", lang, name=_vendor(name), who=exc.params.get("who", ""))
+    else:
+        heading, text = t("h5.failed_title", lang), exc.render(lang)
+    retry = f"/h5/{name}?" + urlencode({"next": next_path})
+    status = exc.http_status if exc.http_status < 500 else 502
+    response = _h5_page(name, status, heading=heading, error=text, retry=retry)
+    response.delete_cookie(PENDING_COOKIE, path="/login")
+    return response
+
+
+@bp.get("/h5/<name>")
+def h5_entry(name: str):
+    """The home page a company sets for the Gongdan app in the DingTalk / WeCom / Feishu workbench:
+    signed in already → ``next``; else the vendor's in-app sign-in (no password)."""
+    next_path = safe_next(request.args.get("next"))
+    if g.get("principal") is not None:
+        return redirect(next_path, code=303)
+    try:
+        start, pending = begin_in_app(
+            platform().settings, platform().db, name, _in_app_callback(name), next_path
+        )
+    except GongdanError as exc:
+        return _h5_error(name, exc, next_path)
+    if start.url:
+        return _keep_pending(make_response(redirect(start.url, code=302)), pending)
+    page = _h5_page(
+        name,
+        jsapi=start.jsapi,
+        state=pending.state,
+        action=f"/login/{name}/h5",
+        fallback=f"/login/{name}?" + urlencode({"next": next_path}),
+    )
+    return _keep_pending(page, pending)
+
+
+@bp.get("/login/<name>/h5/callback")
+def h5_callback(name: str):
+    """The vendor's in-app authorisation sends the browser back here with a code (WeCom, Feishu)."""
+    return _finish_in_app(name, request.args.to_dict())
+
+
+@bp.post("/login/<name>/h5")
+def h5_code(name: str):
+    """Our page posts the code the IM client gave its script (DingTalk's requestAuthCode)."""
+    return _finish_in_app(name, request.form.to_dict())
+
+
+def _finish_in_app(name: str, params: dict[str, str]) -> Any:
+    pending = decode_pending(request.cookies.get(PENDING_COOKIE))
+    next_path = safe_next(pending.next if pending else "/")
+    try:
+        token, info = finish(
+            platform().settings,
+            platform().db,
+            name,
+            pending,
+            params,
+            _in_app_callback(name),
+            ip=client_ip(),
+            in_app=True,
+        )
+    except GongdanError as exc:
+        return _h5_error(name, exc, next_path)
+    response = make_response(redirect(next_path, code=303))
     response.delete_cookie(PENDING_COOKIE, path="/login")
     _set_cookie(response, token, info)
     return response

@@ -2,9 +2,12 @@
 
 A provider adapter (OIDC, LDAP, DingTalk, WeCom, Feishu) is a subclass of :class:`Provider`
 registered by name in :data:`PROVIDERS`. Redirect providers implement :meth:`Provider.authorize_url`
-and :meth:`Provider.finish`; password providers (LDAP) implement :meth:`Provider.password_login`;
-organisation sources implement :meth:`Provider.sync`. They all talk to the vendor through
-:class:`Http`, which gives the bounded, rate-limit-aware retries and pagination guards once.
+and :meth:`Provider.finish` (the IM vendors also :meth:`Provider.in_app_start`, the sign-in inside
+their workbench); password providers (LDAP) implement :meth:`Provider.password_login`;
+organisation sources implement :meth:`Provider.sync` (the whole organisation) and
+:meth:`Provider.user` / :meth:`Provider.department` (the one object a change event names). They
+all talk to the vendor through :class:`Http`, which gives the bounded, rate-limit-aware retries
+and pagination guards once.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+import engine.identity.h5_messages  # the words of the sign-in inside an IM app
 import engine.identity.messages  # noqa: F401  (the words)
 from engine.config import Settings, redact
 from engine.errors import GongdanError, Problem
@@ -88,17 +92,23 @@ class OrgUser:
     department_ids: tuple[str, ...] = ()  # the first is the main department
     manager: str | None = None  # subject of the manager
     active: bool = True  # False: the source says the person left or is disabled
+    #: The id the source's change events name the person by, when it is not ``subject``
+    #: (DingTalk's userid beside the unionId); kept so a leave event finds them.
+    event_id: str | None = None
 
 
 @dataclass
 class OrgSnapshot:
     """What a source says the organisation is. ``complete`` False (an incremental change list)
-    never deactivates anyone who is merely absent from it."""
+    never deactivates anyone who is merely absent from it; only a change list names people who
+    left (``gone``: subjects) and departments removed (``gone_departments``: external ids)."""
 
     departments: list[OrgDepartment] = field(default_factory=list)
     users: list[OrgUser] = field(default_factory=list)
     cursor: str | None = None
     complete: bool = True
+    gone: list[str] = field(default_factory=list)
+    gone_departments: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -131,6 +141,16 @@ class PendingLogin:
         """The S256 PKCE challenge of the verifier (RFC 7636)."""
         digest = hashlib.sha256(self.verifier.encode()).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True)
+class InAppStart:
+    """How a sign-in inside the IM app's workbench (H5) begins: ``url``, a page of the vendor the
+    browser goes to (it comes back to our callback), or ``jsapi``, what our page's script needs to
+    ask the IM client for a code itself (DingTalk's corpId)."""
+
+    url: str = ""
+    jsapi: Mapping[str, str] = field(default_factory=dict)
 
 
 Sleeper = Callable[[float], None]
@@ -258,12 +278,29 @@ class Provider:
     def finish(self, params: Mapping[str, str], pending: PendingLogin, redirect_uri: str) -> Identity:
         raise SetupError("identity.not_redirect", name=self.name)
 
+    # ------------------------------------------------------------------ sign-in inside the IM app (H5)
+    def in_app_start(self, pending: PendingLogin, redirect_uri: str) -> InAppStart:
+        raise SetupError("identity.no_in_app", name=self.name)
+
+    def in_app_finish(self, params: Mapping[str, str], pending: PendingLogin, redirect_uri: str) -> Identity:
+        """Who came back from the in-app sign-in; the web sign-in's answer unless the vendor differs."""
+        return self.finish(params, pending, redirect_uri)
+
     # ------------------------------------------------------------------ sign-in by password
     def password_login(self, username: str, password: str) -> Identity:
         raise SetupError("identity.not_redirect", name=self.name)
 
     # ------------------------------------------------------------------ organisation
     def sync(self, cursor: str | None = None) -> OrgSnapshot:
+        raise SetupError("identity.not_org_source", name=self.name, known=", ".join(org_sources()))
+
+    def user(self, ident: str) -> OrgUser | None:
+        """One person as the source has them now, by the id its change events carry; None when the
+        source no longer has them (deleted)."""
+        raise SetupError("identity.not_org_source", name=self.name, known=", ".join(org_sources()))
+
+    def department(self, ident: str) -> OrgDepartment | None:
+        """One department as the source has it now (its parent None at the top); None when deleted."""
         raise SetupError("identity.not_org_source", name=self.name, known=", ".join(org_sources()))
 
     # ------------------------------------------------------------------ helpers
@@ -296,6 +333,16 @@ class VendorAnswers:
 
     def _limited(self, body: Any) -> bool:
         return isinstance(body, dict) and body.get(self.code_key) in self.rate_codes
+
+    def _check_found(self, missing: frozenset[Any]) -> Callable[[Any, str], None]:
+        """``_check`` that lets the ``missing`` codes (no such user / department) through: the
+        caller reads them as None."""
+
+        def check(body: Any, url: str) -> None:
+            if not (isinstance(body, dict) and body.get(self.code_key) in missing):
+                self._check(body, url)
+
+        return check
 
     def _check(self, body: Any, url: str) -> None:
         if not isinstance(body, dict):

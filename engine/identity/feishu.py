@@ -10,6 +10,8 @@ Organisation: ``POST /open-apis/auth/v3/tenant_access_token/internal``, then
 ``GET /open-apis/contact/v3/departments/{root}/children?fetch_child=true`` and
 ``GET /open-apis/contact/v3/users/find_by_department`` per department, both paged by
 ``page_token`` / ``has_more``; ``leader_user_id`` is a department's head or a user's manager.
+Change events (engine.org_events) fetch the one person or department they concern:
+``GET /open-apis/contact/v3/users/{open_id}`` and ``GET /open-apis/contact/v3/departments/{id}``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from urllib.parse import quote, urlencode
 
 from engine.identity.base import (
     Identity,
+    InAppStart,
     OrgDepartment,
     OrgSnapshot,
     OrgUser,
@@ -34,6 +37,9 @@ from engine.identity.base import Setting as S
 #: 99991400: request frequency over the limit.
 RATE_CODES = frozenset({99991400})
 PAGE_SIZE = 50
+#: The answers meaning "no such user / department" (a deleted department may also come back with
+#: ``status.is_deleted``).
+USER_MISSING, DEPT_MISSING = frozenset({41012}), frozenset({40003})
 
 
 @provider
@@ -49,6 +55,8 @@ class FeishuProvider(VendorAnswers, Provider):
         S("app_secret", secret=True),
         S("api_url", default="https://open.feishu.cn"),
         S("root_dept", default="0"),
+        S("encrypt_key", required=False, secret=True, help="Events: the Encrypt Key (signs and encrypts)."),
+        S("verification_token", required=False, secret=True, help="Events: the Verification Token."),
     )
 
     def _call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
@@ -97,6 +105,13 @@ class FeishuProvider(VendorAnswers, Provider):
             mobile=info.get("mobile") or None,
         )
 
+    # ------------------------------------------------------------------ sign-in inside Feishu (H5)
+    def in_app_start(self, pending: PendingLogin, redirect_uri: str) -> InAppStart:
+        """The authorize page: inside the Feishu app it signs the person in silently and comes back
+        with a ``code``, finished like the web sign-in (user access token, then user info)."""
+        query = {"app_id": self.config["app_id"], "redirect_uri": redirect_uri, "state": pending.state}
+        return InAppStart(url=f"{self.base('api_url')}/open-apis/authen/v1/authorize?{urlencode(query)}")
+
     # ------------------------------------------------------------------ organisation
     def _paged(self, path: str, token: str, **query: Any) -> list[Any]:
         def page(cursor: str | None) -> tuple[list[Any], str | None]:
@@ -140,19 +155,52 @@ class FeishuProvider(VendorAnswers, Provider):
                 user_id_type="open_id",
             ):
                 people.setdefault(str(p.get("open_id")), p)
-        users = []
-        for subject, p in people.items():
-            status = p.get("status") or {}
-            users.append(
-                OrgUser(
-                    subject=subject,
-                    name=str(p.get("name") or subject),
-                    username=p.get("user_id") or None,
-                    email=p.get("enterprise_email") or p.get("email") or None,
-                    mobile=p.get("mobile") or None,
-                    department_ids=tuple(str(d) for d in p.get("department_ids") or () if str(d) in ids),
-                    manager=p.get("leader_user_id") or None,
-                    active=not (status.get("is_resigned") or status.get("is_frozen")),
-                )
-            )
+        users = [_org_user(subject, p, ids) for subject, p in people.items()]
         return OrgSnapshot(departments, users)
+
+    # ------------------------------------------------------------------ one person / department
+    def _one(self, path: str, key: str, missing: frozenset[int]) -> Any:
+        """``data.<key>`` of one contact object, or None when Feishu has no such object."""
+        token = self._call("POST", "auth/v3/tenant_access_token/internal", json=self._app_secret_body())
+        query = urlencode({"department_id_type": "open_department_id", "user_id_type": "open_id"})
+        answer = self.http.call(
+            "GET",
+            f"{self.base('api_url')}/open-apis/contact/v3/{path}?{query}",
+            limited=self._limited,
+            check=self._check_found(missing),
+            headers={"Authorization": f"Bearer {token.get('tenant_access_token') or ''}"},
+        )
+        found = None if answer.get("code") in missing else (answer.get("data") or {}).get(key)
+        return None if not found or (found.get("status") or {}).get("is_deleted") else found
+
+    def user(self, ident: str) -> OrgUser | None:
+        p = self._one(f"users/{quote(ident, safe='')}", "user", USER_MISSING)
+        return None if p is None else _org_user(ident, p, None)
+
+    def department(self, ident: str) -> OrgDepartment | None:
+        d = self._one(f"departments/{quote(ident, safe='')}", "department", DEPT_MISSING)
+        if d is None:
+            return None
+        parent = str(d.get("parent_department_id") or "0")
+        return OrgDepartment(
+            ident,
+            str(d.get("name") or ident),
+            None if parent in ("0", self.config["root_dept"], ident) else parent,
+            d.get("leader_user_id") or None,
+        )
+
+
+def _org_user(subject: str, p: Mapping[str, Any], known: set[str] | None) -> OrgUser:
+    """A person of the contact API; ``known``: the departments to keep (None: all but the root)."""
+    status = p.get("status") or {}
+    depts = (str(d) for d in p.get("department_ids") or ())
+    return OrgUser(
+        subject=subject,
+        name=str(p.get("name") or subject),
+        username=p.get("user_id") or None,
+        email=p.get("enterprise_email") or p.get("email") or None,
+        mobile=p.get("mobile") or None,
+        department_ids=tuple(d for d in depts if (d in known if known is not None else d != "0")),
+        manager=p.get("leader_user_id") or None,
+        active=not (status.get("is_resigned") or status.get("is_frozen")),
+    )

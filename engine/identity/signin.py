@@ -4,6 +4,8 @@
 the server keeps the :class:`PendingLogin` in a short-lived cookie. :func:`finish` checks the
 callback's state (constant-time, once only: a replayed callback is refused), lets the adapter
 verify the answer, links the identity to a user and opens a normal session (engine.auth).
+:func:`begin_in_app` starts the same inside an IM app's workbench (H5 免登): the vendor's in-app
+authorisation page, or for DingTalk the corpId our page's JSAPI call needs.
 
 Linking (:func:`link_user`): a known (provider, subject) is that user. A first sign-in matches an
 existing user by e-mail or mobile only when GONGDAN_SSO_MATCH says so, else creates the user when
@@ -31,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from engine import auth
 from engine.config import Settings
 from engine.identity import open_provider
-from engine.identity.base import Identity, PendingLogin, SignInError
+from engine.identity.base import Identity, InAppStart, PendingLogin, SignInError
 from engine.store.db import Database
 from engine.store.models import CallbackNonce, Session, User, UserIdentity
 from engine.store.types import utcnow
@@ -60,12 +62,8 @@ def decode_pending(text: str | None) -> PendingLogin | None:
         return None
 
 
-def begin(
-    settings: Settings, db: Database, name: str, redirect_uri: str, next_path: str = "/"
-) -> tuple[str, PendingLogin]:
-    """(the provider's sign-in URL, what to keep until the callback)."""
-    adapter = open_provider(settings, db, name)
-    pending = PendingLogin(
+def _new_pending(name: str, next_path: str) -> PendingLogin:
+    return PendingLogin(
         provider=name,
         state=secrets.token_urlsafe(24),
         nonce=secrets.token_urlsafe(24),
@@ -73,7 +71,25 @@ def begin(
         next=next_path,
         created=time.time(),
     )
+
+
+def begin(
+    settings: Settings, db: Database, name: str, redirect_uri: str, next_path: str = "/"
+) -> tuple[str, PendingLogin]:
+    """(the provider's sign-in URL, what to keep until the callback)."""
+    adapter = open_provider(settings, db, name)
+    pending = _new_pending(name, next_path)
     return adapter.authorize_url(pending, redirect_uri), pending
+
+
+def begin_in_app(
+    settings: Settings, db: Database, name: str, redirect_uri: str, next_path: str = "/"
+) -> tuple[InAppStart, PendingLogin]:
+    """The sign-in inside the IM app's workbench (H5 免登): (how it starts, what to keep until
+    the code comes back). It ends in :func:`finish` with ``in_app=True``."""
+    adapter = open_provider(settings, db, name)
+    pending = _new_pending(name, next_path)
+    return adapter.in_app_start(pending, redirect_uri), pending
 
 
 def finish(
@@ -84,8 +100,10 @@ def finish(
     params: Mapping[str, str],
     redirect_uri: str,
     ip: str | None = None,
+    in_app: bool = False,
 ) -> tuple[str, auth.SessionInfo]:
-    """Check the callback, verify the identity, link it and open a session: (cookie token, session)."""
+    """Check the callback, verify the identity, link it and open a session: (cookie token, session).
+    ``in_app``: the code came from the sign-in inside the IM app (:func:`begin_in_app`)."""
     adapter = open_provider(settings, db, name)
     sent = str(params.get("state") or "")
     if (
@@ -98,7 +116,8 @@ def finish(
     if time.time() - pending.created > PENDING_MINUTES * 60:
         raise SignInError("identity.login_expired", minutes=PENDING_MINUTES)
     _use_state_once(db, pending.state)
-    identity = adapter.finish(params, pending, redirect_uri)
+    verify = adapter.in_app_finish if in_app else adapter.finish
+    identity = verify(params, pending, redirect_uri)
     return _session_for(settings, db, identity, ip)
 
 

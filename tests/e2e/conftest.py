@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -80,20 +81,40 @@ def site_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactor
 
 
 @pytest.fixture
-def live_site(tmp_path: Path, site_template: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveSite]:
-    """The Flask app on a copy of the site database, served on 127.0.0.1:<free port>."""
+def site_env() -> dict[str, str]:
+    """More settings of the site under test (a test module overrides it, e.g. with a sign-in provider)."""
+    return {}
+
+
+@pytest.fixture
+def live_site(
+    tmp_path: Path, site_template: Path, monkeypatch: pytest.MonkeyPatch, site_env: dict[str, str]
+) -> Iterator[LiveSite]:
+    """The Flask app on a copy of the site database, served on 127.0.0.1:<free port>, which is
+    also its GONGDAN_BASE_URL (sign-in callbacks come back to it)."""
     path = tmp_path / "gongdan.db"
     shutil.copy(site_template, path)
     # Every test signs people in from 127.0.0.1: a fresh login rate limit per site, not per process.
     limiter = server_auth.RateLimiter(server_auth.LOGIN_LIMIT, server_auth.LOGIN_WINDOW)
     monkeypatch.setattr(server_auth, "login_limiter", limiter)
-    settings = load_settings({"GONGDAN_HOME": str(tmp_path), "DATABASE_URL": f"sqlite:///{path}"})
+    listener = socket.create_server(("127.0.0.1", 0))  # the port is known before the settings
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    settings = load_settings(
+        {
+            "GONGDAN_HOME": str(tmp_path),
+            "DATABASE_URL": f"sqlite:///{path}",
+            "GONGDAN_BASE_URL": url,
+            **site_env,
+        }
+    )
     platform = open_platform(settings, immediate=True)
-    server = make_server("127.0.0.1", 0, create_app(platform), threaded=True)
+    port = listener.getsockname()[1]
+    server = make_server("127.0.0.1", port, create_app(platform), threaded=True, fd=listener.fileno())
+    listener.close()  # the server holds its own copy of the socket
     thread = threading.Thread(target=server.serve_forever, name="gongdan-e2e-server", daemon=True)
     thread.start()
     try:
-        yield LiveSite(f"http://127.0.0.1:{server.server_port}", platform)
+        yield LiveSite(url, platform)
     finally:
         server.shutdown()
         thread.join(timeout=10)
@@ -140,11 +161,16 @@ def open_page(browser: Any, live_site: LiveSite) -> Iterator[Callable[..., Any]]
     """Open a page in a context of its own (its own cookies: one person), watched like ``page``.
 
     ``open_page()`` is a desktop window; ``open_page(phone=True)`` a phone (390×844, touch). The
-    language the browser asks for is Chinese unless ``locale=`` says otherwise."""
+    language the browser asks for is Chinese unless ``locale=`` says otherwise; ``user_agent=``
+    makes it another browser (an IM app's built-in one)."""
     opened: list[tuple[Any, Watch]] = []
 
-    def open_one(phone: bool = False, watch: Watch | None = None, locale: str = "zh-CN") -> Any:
+    def open_one(
+        phone: bool = False, watch: Watch | None = None, locale: str = "zh-CN", user_agent: str | None = None
+    ) -> Any:
         options: dict[str, Any] = {"base_url": live_site.url, "locale": locale}
+        if user_agent:
+            options["user_agent"] = user_agent
         if phone:
             options.update(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
         else:

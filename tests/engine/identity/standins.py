@@ -5,6 +5,8 @@
 - :class:`DingTalkStandIn`, :class:`WeComStandIn`, :class:`FeishuStandIn`: token, sign-in and
   contact endpoints shaped like the vendors' documented APIs, over one :class:`Org` the test
   changes; pages are small so pagination is exercised; ``fail_next`` queues 429s / error codes.
+  Each also answers the single-person / single-department fetches of the change events and signs
+  change events the vendor's way (:meth:`DingTalkStandIn.event` ...: a :class:`SignedEvent`).
 - :func:`ldap_directory`: an ldaptor LDAP server in a thread.
 """
 
@@ -20,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -28,6 +30,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from engine.config import Settings, load_settings
+from engine.im_cards import feishu_encrypt, wecom_encrypt
 
 
 def settings_for(database_url: str, home: Any, **env: str) -> Settings:
@@ -212,6 +215,31 @@ class VendorStandIn:
         return chunk, nxt
 
 
+#: The change events' secrets the stand-ins sign with (and the settings they give Gongdan).
+EVENT_TOKEN = "event-token"
+EVENT_AES_KEY = base64.b64encode(b"e" * 32).decode().rstrip("=")  # 43 characters, as shown
+FEISHU_ENCRYPT_KEY = "feishu-event-key"
+FEISHU_VERIFICATION = "feishu-verification"
+
+
+@dataclass(frozen=True)
+class SignedEvent:
+    """A change event as the vendor sends it: the query string, the body and the headers."""
+
+    query: str
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    method: str = "POST"
+
+    @property
+    def args(self) -> dict[str, str]:
+        return {k: v[0] for k, v in parse_qs(self.query).items()}
+
+
+def sha1_signature(token: str, stamp: str, nonce: str, encrypted: str) -> str:
+    return hashlib.sha1("".join(sorted([token, stamp, nonce, encrypted])).encode()).hexdigest()
+
+
 def too_many() -> Response:
     return Response("slow down", 429, {"Retry-After": "7"})
 
@@ -228,6 +256,7 @@ class DingTalkStandIn(VendorStandIn):
         self.route("/topapi/v2/department/get", self._dept_get, "POST")
         self.route("/topapi/v2/department/listsub", self._listsub, "POST")
         self.route("/topapi/v2/user/list", self._user_list, "POST")
+        self.route("/topapi/v2/user/get", self._user_get, "POST")
 
     def env(self) -> dict[str, str]:
         base = self.server.url_for("/").rstrip("/")
@@ -238,7 +267,35 @@ class DingTalkStandIn(VendorStandIn):
             "GONGDAN_DINGTALK_LOGIN_URL": base,
             "GONGDAN_DINGTALK_API_URL": base,
             "GONGDAN_DINGTALK_OAPI_URL": base,
+            "GONGDAN_DINGTALK_EVENT_TOKEN": EVENT_TOKEN,
+            "GONGDAN_DINGTALK_EVENT_AES_KEY": EVENT_AES_KEY,
         }
+
+    def event(
+        self, event_type: str, now: float | None = None, nonce: str = "dn1", **fields: Any
+    ) -> SignedEvent:
+        """An event subscription push: ``{"encrypt": ...}`` signed in the query (timestamp in ms)."""
+        stamp = str(int((now or time.time()) * 1000))
+        plain = json.dumps({"EventType": event_type, "CorpId": "ding-corp", "TimeStamp": stamp, **fields})
+        encrypted = wecom_encrypt(plain.encode(), EVENT_AES_KEY, self.CLIENT_ID)
+        query = urlencode(
+            {
+                "msg_signature": sha1_signature(EVENT_TOKEN, stamp, nonce, encrypted),
+                "timestamp": stamp,
+                "nonce": nonce,
+            }
+        )
+        body = json.dumps({"encrypt": encrypted}).encode()
+        return SignedEvent(query, body, {"Content-Type": "application/json"})
+
+    def user_event(self, action: str, userid: str, n: int = 1) -> SignedEvent:
+        """``action`` (created / updated / deleted) of one person, the ``n``-th delivery."""
+        kind = {"created": "user_add_org", "updated": "user_modify_org", "deleted": "user_leave_org"}
+        return self.event(kind[action], nonce=f"n{n}", UserId=[userid])
+
+    def department_event(self, action: str, dept: int, n: int = 1) -> SignedEvent:
+        kind = {"created": "org_dept_create", "updated": "org_dept_modify", "deleted": "org_dept_remove"}
+        return self.event(kind[action], nonce=f"n{n}", DeptId=[dept])
 
     @staticmethod
     def union(userid: str) -> str:
@@ -287,10 +344,34 @@ class DingTalkStandIn(VendorStandIn):
 
     def _dept_get(self, request: Request) -> Response:
         dept = request.get_json()["dept_id"]
+        if dept not in self.org.departments:
+            return _json({"errcode": 60003, "errmsg": "部门不存在"})
         name, parent = self.org.departments[dept]
-        return _json(
-            {"errcode": 0, "errmsg": "ok", "result": {"dept_id": dept, "name": name, "parent_id": parent}}
-        )
+        result = {"dept_id": dept, "name": name, "parent_id": parent}
+        if dept in self.org.heads:
+            result["dept_manager_userid_list"] = [self.org.heads[dept]]
+        return _json({"errcode": 0, "errmsg": "ok", "result": result})
+
+    def _person(self, p: Person) -> dict[str, Any]:
+        return {
+            "userid": p.userid,
+            "unionid": self.union(p.userid),
+            "name": p.name,
+            "mobile": p.mobile,
+            "email": p.email,
+            "dept_id_list": p.dept,
+            "manager_userid": p.manager,
+            "leader_in_dept": [{"dept_id": d, "leader": self.org.heads.get(d) == p.userid} for d in p.dept],
+            "active": True,
+        }
+
+    def _user_get(self, request: Request) -> Response:
+        if not self._token_ok(request):
+            return _json({"errcode": 40014, "errmsg": "不合法的access_token"})
+        p = self.org.people.get(request.get_json()["userid"])
+        if p is None or p.gone:  # DingTalk no longer knows someone who left
+            return _json({"errcode": 60121, "errmsg": "找不到该用户"})
+        return _json({"errcode": 0, "errmsg": "ok", "result": self._person(p)})
 
     def _listsub(self, request: Request) -> Response:
         if not self._token_ok(request):
@@ -307,22 +388,7 @@ class DingTalkStandIn(VendorStandIn):
         assert body["size"] <= 100
         members = self.org.members(body["dept_id"])
         chunk, nxt = self.page(members, body.get("cursor", 0))
-        listed = [
-            {
-                "userid": p.userid,
-                "unionid": self.union(p.userid),
-                "name": p.name,
-                "mobile": p.mobile,
-                "email": p.email,
-                "dept_id_list": p.dept,
-                "manager_userid": p.manager,
-                "leader_in_dept": [
-                    {"dept_id": d, "leader": self.org.heads.get(d) == p.userid} for d in p.dept
-                ],
-                "active": True,
-            }
-            for p in chunk
-        ]
+        listed = [self._person(p) for p in chunk]
         result: dict[str, Any] = {"has_more": nxt is not None, "list": listed}
         if nxt is not None:
             result["next_cursor"] = nxt
@@ -340,6 +406,7 @@ class WeComStandIn(VendorStandIn):
         self.route("/cgi-bin/user/get", self._user_get)
         self.route("/cgi-bin/department/list", self._departments)
         self.route("/cgi-bin/user/list", self._user_list)
+        self.route("/cgi-bin/department/get", self._department_get)
 
     def env(self) -> dict[str, str]:
         base = self.server.url_for("/").rstrip("/")
@@ -350,7 +417,51 @@ class WeComStandIn(VendorStandIn):
             "GONGDAN_WECOM_SECRET": self.SECRET,
             "GONGDAN_WECOM_API_URL": base,
             "GONGDAN_WECOM_LOGIN_URL": base,
+            "GONGDAN_WECOM_EVENT_TOKEN": EVENT_TOKEN,
+            "GONGDAN_WECOM_EVENT_AES_KEY": EVENT_AES_KEY,
         }
+
+    def event(
+        self, change_type: str, now: float | None = None, nonce: str = "wn1", **fields: str
+    ) -> SignedEvent:
+        """A ``change_contact`` callback: encrypted XML, signed in the query (timestamp in seconds)."""
+        stamp = str(int(now or time.time()))
+        extra = "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in fields.items())
+        plain = (
+            f"<xml><ToUserName><![CDATA[{self.CORP_ID}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName>"
+            f"<CreateTime>{stamp}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+            f"<Event><![CDATA[change_contact]]></Event><ChangeType><![CDATA[{change_type}]]></ChangeType>{extra}</xml>"
+        )
+        encrypted = wecom_encrypt(plain.encode(), EVENT_AES_KEY, self.CORP_ID)
+        query = urlencode(
+            {
+                "msg_signature": sha1_signature(EVENT_TOKEN, stamp, nonce, encrypted),
+                "timestamp": stamp,
+                "nonce": nonce,
+            }
+        )
+        body = (
+            f"<xml><ToUserName><![CDATA[{self.CORP_ID}]]></ToUserName>"
+            f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+        )
+        return SignedEvent(query, body.encode(), {"Content-Type": "application/xml"})
+
+    def user_event(self, action: str, userid: str, n: int = 1) -> SignedEvent:
+        """``action`` (created / updated / deleted) of one person, the ``n``-th delivery."""
+        return self.event(f"{action[:-1]}_user", nonce=f"n{n}", UserID=userid)
+
+    def department_event(self, action: str, dept: int, n: int = 1) -> SignedEvent:
+        return self.event(f"{action[:-1]}_party", nonce=f"n{n}", Id=str(dept))
+
+    def verification(self, echo: str, now: float | None = None, nonce: str = "wv1") -> SignedEvent:
+        """The URL check WeCom makes when the callback is saved: a signed, encrypted ``echostr``."""
+        stamp = str(int(now or time.time()))
+        encrypted = wecom_encrypt(echo.encode(), EVENT_AES_KEY, self.CORP_ID)
+        signature = sha1_signature(EVENT_TOKEN, stamp, nonce, encrypted)
+        query = urlencode(
+            {"msg_signature": signature, "timestamp": stamp, "nonce": nonce, "echostr": encrypted}
+        )
+        return SignedEvent(query, b"", method="GET")
 
     def authorize(self, userid: str) -> str:
         code = secrets.token_urlsafe(8)
@@ -388,8 +499,24 @@ class WeComStandIn(VendorStandIn):
         }
 
     def _user_get(self, request: Request) -> Response:
-        p = self.org.people[request.args["userid"]]
+        p = self.org.people.get(request.args["userid"])
+        if p is None:
+            return self._bad_token(request) or _json({"errcode": 60111, "errmsg": "userid not found"})
         return self._bad_token(request) or _json({"errcode": 0, "errmsg": "ok", **self._person(p)})
+
+    def _department_get(self, request: Request) -> Response:
+        dept = int(request.args["id"])
+        if dept not in self.org.departments:
+            return self._bad_token(request) or _json({"errcode": 60123, "errmsg": "invalid party id"})
+        name, parent = self.org.departments[dept]
+        found = {
+            "id": dept,
+            "name": name,
+            "parentid": parent or 0,
+            "order": 1,
+            "department_leader": [self.org.heads[dept]] if dept in self.org.heads else [],
+        }
+        return self._bad_token(request) or _json({"errcode": 0, "errmsg": "ok", "department": found})
 
     def _departments(self, request: Request) -> Response:
         listed = [
@@ -425,6 +552,12 @@ class FeishuStandIn(VendorStandIn):
             re.compile(r"^/open-apis/contact/v3/departments/[^/]+/children$")
         ).respond_with_handler(self._counted(self._children))
         self.route("/open-apis/contact/v3/users/find_by_department", self._users)
+        self.server.expect_request(
+            re.compile(r"^/open-apis/contact/v3/users/(?!find_by_department$)[^/]+$")
+        ).respond_with_handler(self._counted(self._user_get))
+        self.server.expect_request(
+            re.compile(r"^/open-apis/contact/v3/departments/[^/]+$")
+        ).respond_with_handler(self._counted(self._department_get))
 
     def _counted(self, handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
         def wrapped(request: Request) -> Response:
@@ -441,7 +574,47 @@ class FeishuStandIn(VendorStandIn):
             "GONGDAN_FEISHU_APP_ID": self.APP_ID,
             "GONGDAN_FEISHU_APP_SECRET": self.APP_SECRET,
             "GONGDAN_FEISHU_API_URL": self.server.url_for("/").rstrip("/"),
+            "GONGDAN_FEISHU_ENCRYPT_KEY": FEISHU_ENCRYPT_KEY,
+            "GONGDAN_FEISHU_VERIFICATION_TOKEN": FEISHU_VERIFICATION,
         }
+
+    def event(
+        self, event_type: str, obj: dict[str, Any], now: float | None = None, event_id: str = "ev-1"
+    ) -> SignedEvent:
+        """An event v2 push: the encrypted body signed in the X-Lark-* headers."""
+        stamp, nonce = str(int(now or time.time())), secrets.token_hex(6)
+        plain = {
+            "schema": "2.0",
+            "header": {"event_id": event_id, "event_type": event_type, "token": FEISHU_VERIFICATION},
+            "event": {"object": obj},
+        }
+        body = json.dumps(
+            {"encrypt": feishu_encrypt(json.dumps(plain).encode(), FEISHU_ENCRYPT_KEY)}
+        ).encode()
+        signature = hashlib.sha256((stamp + nonce + FEISHU_ENCRYPT_KEY).encode() + body).hexdigest()
+        headers = {
+            "X-Lark-Request-Timestamp": stamp,
+            "X-Lark-Request-Nonce": nonce,
+            "X-Lark-Signature": signature,
+            "Content-Type": "application/json",
+        }
+        return SignedEvent("", body, headers)
+
+    def user_event(self, action: str, userid: str, n: int = 1) -> SignedEvent:
+        """``action`` (created / updated / deleted) of one person, the ``n``-th event."""
+        return self.event(f"contact.user.{action}_v3", {"open_id": self.open_id(userid)}, event_id=f"ev-{n}")
+
+    def department_event(self, action: str, dept: int, n: int = 1) -> SignedEvent:
+        obj = {"open_department_id": self.od(dept)}
+        return self.event(f"contact.department.{action}_v3", obj, event_id=f"ev-{n}")
+
+    def challenge(self, challenge: str) -> SignedEvent:
+        """The url_verification Feishu sends when the request URL is saved (encrypted, not signed)."""
+        plain = {"challenge": challenge, "token": FEISHU_VERIFICATION, "type": "url_verification"}
+        body = json.dumps(
+            {"encrypt": feishu_encrypt(json.dumps(plain).encode(), FEISHU_ENCRYPT_KEY)}
+        ).encode()
+        return SignedEvent("", body, {"Content-Type": "application/json"})
 
     @staticmethod
     def open_id(userid: str) -> str:
@@ -511,36 +684,51 @@ class FeishuStandIn(VendorStandIn):
         return _json({"code": 0, "msg": "success", "data": data})
 
     def _children(self, request: Request) -> Response:
-        items = [
-            {
-                "name": name,
-                "open_department_id": self.od(d),
-                "department_id": str(d),
-                "parent_department_id": self.od(parent) if parent else "0",
-                "leader_user_id": self.open_id(self.org.heads[d]) if d in self.org.heads else None,
-                "status": {"is_deleted": False},
-            }
-            for d, (name, parent) in self.org.departments.items()
-        ]
-        return self._paged(request, items)
+        return self._paged(request, [self._department_item(d) for d in self.org.departments])
+
+    def _person(self, p: Person) -> dict[str, Any]:
+        return {
+            "open_id": self.open_id(p.userid),
+            "user_id": p.userid,
+            "name": p.name,
+            "email": p.email,
+            "mobile": p.mobile,
+            "department_ids": [self.od(d) for d in p.dept],
+            "leader_user_id": self.open_id(p.manager) if p.manager else None,
+            "status": {"is_resigned": p.gone, "is_frozen": False, "is_activated": True},
+        }
 
     def _users(self, request: Request) -> Response:
         dept = request.args["department_id"]
         members = [] if dept == "0" else self.org.members(int(dept.removeprefix("od-")))
-        items = [
-            {
-                "open_id": self.open_id(p.userid),
-                "user_id": p.userid,
-                "name": p.name,
-                "email": p.email,
-                "mobile": p.mobile,
-                "department_ids": [self.od(d) for d in p.dept],
-                "leader_user_id": self.open_id(p.manager) if p.manager else None,
-                "status": {"is_resigned": p.gone, "is_frozen": False, "is_activated": True},
-            }
-            for p in members
-        ]
-        return self._paged(request, items)
+        return self._paged(request, [self._person(p) for p in members])
+
+    def _department_item(self, d: int) -> dict[str, Any]:
+        name, parent = self.org.departments[d]
+        return {
+            "name": name,
+            "open_department_id": self.od(d),
+            "department_id": str(d),
+            "parent_department_id": self.od(parent) if parent else "0",
+            "leader_user_id": self.open_id(self.org.heads[d]) if d in self.org.heads else None,
+            "status": {"is_deleted": False},
+        }
+
+    def _user_get(self, request: Request) -> Response:
+        assert request.headers.get("Authorization") == "Bearer t-token"
+        assert request.args.get("user_id_type") == "open_id"
+        userid = request.path.rsplit("/", 1)[1].removeprefix("ou_")
+        if userid not in self.org.people:
+            return _json({"code": 41012, "msg": "user not found"}, 400)
+        return _json({"code": 0, "msg": "success", "data": {"user": self._person(self.org.people[userid])}})
+
+    def _department_get(self, request: Request) -> Response:
+        assert request.headers.get("Authorization") == "Bearer t-token"
+        od = request.path.rsplit("/", 1)[1]
+        dept = int(od.removeprefix("od-")) if od.removeprefix("od-").isdigit() else None
+        if dept not in self.org.departments:
+            return _json({"code": 40003, "msg": "department not found"}, 400)
+        return _json({"code": 0, "msg": "success", "data": {"department": self._department_item(dept)}})
 
 
 # ---------------------------------------------------------------------------- LDAP

@@ -144,6 +144,23 @@ def test_an_error_code_is_reported_with_the_vendors_words(vendor, database_url, 
     assert failed.value.message("zh") != message
 
 
+@pytest.mark.parametrize("vendor", ["dingtalk"], indirect=True)
+def test_dingtalk_errcode_88_is_a_rate_limit_only_when_its_sub_code_is_one(
+    vendor, database_url, tmp_path, waits
+):
+    _, stand_in = vendor
+    wrapped_limit = {"errcode": 88, "sub_code": "90018", "errmsg": "ding talk error[subcode=90018]"}
+    stand_in.fail_next(body(wrapped_limit))
+    assert len(adapter(vendor, database_url, tmp_path, waits).sync().users) == 6 and waits == [1.0]
+
+    denied = {"errcode": 88, "sub_code": "60011", "sub_msg": "没有调用该接口的权限", "errmsg": "鉴权异常"}
+    stand_in.fail_next(body(denied))
+    waits.clear()
+    with pytest.raises(ProviderError) as failed:  # an authentication failure: said at once, not retried
+        adapter(vendor, database_url, tmp_path, waits).sync()
+    assert failed.value.code == "identity.vendor_error" and waits == []
+
+
 @pytest.mark.parametrize("vendor", ["dingtalk", "feishu"], indirect=True)
 def test_a_source_that_pages_forever_stops_with_a_clear_error(vendor, database_url, tmp_path, waits):
     _, stand_in = vendor
