@@ -31,9 +31,23 @@ STREAM_XML_BYTES = 256 * 1024 * 1024
 STREAM_ENV = "GONGDAN_IMPORT_STREAM_BYTES"
 
 
+#: An uploaded sheet may be this large (a 100,000-row sheet is well over the 16 MiB of other requests).
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+MAX_BYTES_ENV = "GONGDAN_IMPORT_MAX_BYTES"
+
+
+def _positive(name: str, default: int) -> int:
+    raw = (os.environ.get(name) or "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else default
+
+
 def max_rows() -> int:
-    raw = os.environ.get(MAX_ROWS_ENV)
-    return int(raw) if raw and raw.isdigit() and int(raw) > 0 else DEFAULT_MAX_ROWS
+    return _positive(MAX_ROWS_ENV, DEFAULT_MAX_ROWS)
+
+
+def max_bytes() -> int:
+    """The size limit of an uploaded sheet (GONGDAN_IMPORT_MAX_BYTES, else 256 MiB)."""
+    return _positive(MAX_BYTES_ENV, DEFAULT_MAX_BYTES)
 
 
 def cell_text(value: Any) -> str:
@@ -414,12 +428,15 @@ OPENERS: dict[str, Callable[[Path, str], Sheet]] = {".xlsx": _open_xlsx, ".csv":
 
 
 __all__ = [
+    "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_ROWS",
+    "MAX_BYTES_ENV",
     "MAX_ROWS_ENV",
     "OPENERS",
     "STREAM_ENV",
     "Sheet",
     "cell_text",
+    "max_bytes",
     "max_rows",
     "open_sheet",
 ]

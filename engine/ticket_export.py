@@ -21,10 +21,10 @@ from sqlalchemy import select
 
 from engine.forms.fields import option_values
 from engine.i18n import t, text_of
-from engine.store.models import App, Department, Record, User
+from engine.store.models import App, Department, Record, Task, User
 from engine.ticket_import import DEFAULT_TZ, SPECIAL, mapping_columns, targets
 
-R = Record.__table__
+R, T = Record.__table__, Task.__table__
 PAGE = 1000
 SHEET_TITLE_LIMIT = 31
 
@@ -50,6 +50,21 @@ class _Cells:
         self.fields = {f.key: f for f in tspec.definition.form.fields}
         self.stages = {n.id: text_of(dict(n.name), lang) or n.id for n in tspec.definition.flow.nodes}
         self._labels: dict[str, dict[str, str]] = {}
+        self.holders: dict[int, list[int]] = {}  # record id -> who holds its open tasks (this page)
+
+    def load_holders(self, conn: Any, record_ids: list[int]) -> None:
+        """The people holding the open tasks of one page of tickets, in one query: the import's
+        ``_assignee`` column (several names for a countersign), so a round trip keeps who works on it."""
+        self.holders = {}
+        rows = conn.execute(
+            select(T.c.record_id, T.c.assignee_id)
+            .where(T.c.record_id.in_(record_ids), T.c.status == "open", T.c.assignee_id.is_not(None))
+            .order_by(T.c.record_id, T.c.id)
+        )
+        for record_id, user_id in rows:
+            held = self.holders.setdefault(record_id, [])
+            if user_id not in held:
+                held.append(user_id)
 
     def label(self, key: str, value: Any) -> str:
         labels = self._labels.get(key)
@@ -84,6 +99,8 @@ class _Cells:
             return t(f"import.status.{rec.status}", self.lang)
         if key == "_created_by":
             return self.users.get(rec.created_by, "") if rec.created_by else ""
+        if key == "_assignee":
+            return ", ".join(self.users.get(u, str(u)) for u in self.holders.get(rec.id, ()))
         return ""
 
     def field(self, key: str, value: Any) -> Any:
@@ -139,6 +156,8 @@ def export_xlsx(
             ).all()
             if not page:
                 break
+            if "_assignee" in columns.values():
+                cells.load_holders(conn, [rec.id for rec in page])
             for rec in page:
                 row = []
                 for target in columns.values():

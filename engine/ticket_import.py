@@ -3,8 +3,9 @@
 A sheet is read as a header row plus data rows (engine/sheets.py: XLSX and CSV, streamed where
 large). A *mapping* names, per column, the field it fills or one of the special targets
 (``_number`` the sheet's ticket number, ``_created_at``, ``_closed_at``, ``_stage``, ``_status``,
-``_created_by``); each value is converted by its field type's converter (engine/ticket_values.py:
-Chinese dates, option labels, users by name or mobile …) and the row is then cleaned by the form
+``_created_by``, ``_assignee``); each value is converted by its field type's converter
+(engine/ticket_values.py: Chinese dates, option labels, users by name or mobile …) and the row is
+then cleaned by the form
 engine's own validation (its compiled fast path), so an imported ticket obeys the same rules as a
 submitted one.
 
@@ -15,7 +16,9 @@ most the batch in flight and a re-run goes on after ``done_rows``. Every ticket 
 ``external_ref`` (the sheet's ticket number, else a hash of the row), so a re-run — or importing
 the same file again, or an export of it — creates nothing new. Each imported ticket gets one
 ``imported`` event (the truth its metrics are folded from) and its ``ticket_metrics`` row, so last
-year's tickets show up in reports. No rules run and nobody is notified: the tickets happened before.
+year's tickets show up in reports. An open ticket's flow enters the sheet's stage through the flow
+engine (engine/ticket_import_flow.py): its tasks, approvals and SLA clocks exist as if it had arrived
+there. No rules run and nobody is notified: the tickets happened before.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 import engine.ticket_import_messages  # noqa: F401  (registers the messages)
 from engine.definitions.model import FieldDef
 from engine.errors import ConflictError, FormError, InputError, NotFoundError, Problem
+from engine.flows.commands import SAVE_INSTANCE
+from engine.flows.spec import PEOPLE, WAITING
 from engine.forms.spec import Env, is_empty
 from engine.i18n import t, text_of
 from engine.reports.metrics import Fact, fold, new_state, row_of, times_of
@@ -63,6 +68,8 @@ from engine.store.models import (
     UniqueValue,
 )
 from engine.store.types import utcnow
+from engine.ticket_import_flow import FlowEntry
+from engine.ticket_import_flow import Ticket as FlowTicket
 from engine.ticket_values import (
     CONVERTERS,
     Context,
@@ -85,7 +92,7 @@ REF_LIMIT = 128
 #: A job marked running but silent for this long was cut off (a crash): a new run may resume it.
 STALE_RUN = dt.timedelta(minutes=2)
 DEFAULT_TZ = "Asia/Shanghai"
-SPECIAL = ("_number", "_created_at", "_closed_at", "_stage", "_status", "_created_by")
+SPECIAL = ("_number", "_created_at", "_closed_at", "_stage", "_status", "_created_by", "_assignee")
 #: Field types a sheet cannot fill: files need uploads, computed values are Gongdan's own.
 NOT_IMPORTABLE = frozenset({"attachment", "image", "formula", "autonumber"})
 #: Headers recognised for the special targets, besides their own names and labels.
@@ -96,7 +103,10 @@ SPECIAL_ALIASES = {
     "_stage": ("阶段", "当前阶段", "环节", "stage"),
     "_status": ("状态", "处理状态", "status"),
     "_created_by": ("提交人", "创建人", "发起人", "submitter", "created by", "created_by"),
+    "_assignee": ("当前处理人", "处理人", "负责人", "受理人", "经办人", "assignee", "handler", "assigned to"),
 }
+#: Several people in one assignee cell (the signers of a countersign): 张三、李四 / 张三, 李四.
+PEOPLE_SEPARATORS = re.compile(r"\s*[,,、;;/|]\s*")
 STATUS_WORDS = {
     "open": ("open", "处理中", "进行中", "未关闭", "待处理", "打开", "新建", "new", "in progress"),
     "closed": ("closed", "已关闭", "关闭", "已完成", "完成", "已解决", "解决", "done", "resolved"),
@@ -216,6 +226,7 @@ class Row:
     status: str = "open"
     stage: str | None = None
     created_by: int | None = None
+    assignees: tuple[int, ...] = ()
     problems: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -248,11 +259,16 @@ class Plan:
         self.has_ref = "_number" in self.column_of
         stages = {}
         for node in tspec.definition.flow.nodes:
-            if node.type in ("task", "approval", "timer", "subprocess", "end"):
+            if node.type != "start":
                 for name in (node.id, *dict(node.name).values()):
                     stages.setdefault(str(name).strip().lower(), node.id)
         self.stages = stages
-        self.stage_ids = [n.id for n in tspec.definition.flow.nodes if n.type not in ("start", "gateway")]
+        self.stage_ids = [n.id for n in tspec.definition.flow.nodes if n.type in (*WAITING, "end")]
+        self.workable = ", ".join(
+            f"{n.id} ({text_of(dict(n.name))})" if n.name else n.id
+            for n in tspec.definition.flow.nodes
+            if n.type in PEOPLE
+        )
         self.statuses = {w.lower(): s for s, words in STATUS_WORDS.items() for w in words}
         self.env = Env({"id": None}, None, {"app": spec.key, "ticket_type": tspec.key})
 
@@ -277,10 +293,18 @@ class Plan:
         ref = _text(meta.get("_number", "")) if self.has_ref else ""
         row = Row(number, ref, None, meta.get("_created_at"), meta.get("_closed_at"))
         row.created_by = meta.get("_created_by")
+        row.assignees = meta.get("_assignee") or ()
         row.stage = meta.get("_stage")
         row.status = meta.get("_status") or ("closed" if row.closed_at else "open")
         if row.stage is not None and _is_end(self.tspec, row.stage) and "_status" not in meta:
             row.status = "closed"
+        if row.status != "open":  # who held it once does not matter (they may have left since)
+            row.assignees = ()
+            problems = [p for p in problems if p["field"] != "_assignee"]
+        elif row.stage is not None and self._node_type(row.stage) not in PEOPLE:
+            column = self.column_of["_stage"]
+            params = {"column": column, "value": row.stage, "allowed": self.workable}
+            problems.append(problem(number, column, "import.stage_not_workable", params, "_stage"))
         if len(ref) > REF_LIMIT:
             problems.append(
                 problem(number, self.column_of["_number"], "import.ref_too_long", {"limit": REF_LIMIT})
@@ -312,11 +336,17 @@ class Plan:
             return _text(values[index]) if index < len(values) else ""
         return "row:" + _row_hash(values)
 
+    def _node_type(self, node_id: str) -> str:
+        return self.tspec.flow.nodes[node_id].type
+
     def _special(self, key: str, value: Any) -> Any:
         if key in ("_created_at", "_closed_at"):
             return parse_moment(value, self.ctx.tz)
         if key == "_created_by":
             return self.ctx.directory.user(value)
+        if key == "_assignee":
+            names = [n for n in PEOPLE_SEPARATORS.split(_text(value).strip()) if n]
+            return tuple(dict.fromkeys(self.ctx.directory.user(n) for n in names))
         text = _text(value)
         if key == "_stage":
             found = self.stages.get(text.lower())
@@ -733,42 +763,51 @@ class Importer:
                 }
             )
         ids = list(conn.execute(insert(R).returning(R.c.id, sort_by_parameter_order=True), records).scalars())
-        conn.execute(
-            insert(FI),
-            [
-                {
-                    "record_id": rid,
-                    "app_version": self.version,
-                    "status": "running" if row.status == "open" else "ended",
-                    "tokens": [],
-                    "state": {"imported": True},
-                    "parent_instance_id": None,
-                    "parent_node": None,
-                    "started_at": row.created_at,
-                    "ended_at": None if row.status == "open" else row.closed_at,
-                }
-                for rid, row in zip(ids, rows, strict=True)
-            ],
+        instance_ids = (
+            conn.execute(
+                insert(FI).returning(FI.c.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "record_id": rid,
+                        "app_version": self.version,
+                        "status": "running" if row.status == "open" else "ended",
+                        "tokens": [],
+                        "state": {"imported": True},
+                        "parent_instance_id": None,
+                        "parent_node": None,
+                        "started_at": row.created_at,
+                        "ended_at": None if row.status == "open" else row.closed_at,
+                    }
+                    for rid, row in zip(ids, rows, strict=True)
+                ],
+            )
+            .scalars()
+            .all()
         )
-        events, metrics, times, claims = [], [], [], []
+        events, metrics, times, claims, moved, flows = [], [], [], [], [], []
         from engine.reports.keeping import _facts
 
         facts = _facts(self.spec, self.ticket_type)
-        for rid, row, rec in zip(ids, rows, records, strict=True):
+        entry = FlowEntry(conn, self.spec, tspec, self.app_id, now)
+        for rid, iid, row, rec in zip(ids, instance_ids, rows, records, strict=True):
             payload = imported_payload(row, rec["stage"], job_id, now)
-            events.append(
-                {
-                    "record_id": rid,
-                    "seq": 1,
-                    "type": "imported",
-                    "actor_id": row.created_by,
-                    "at": row.created_at,
-                    "payload": payload,
-                }
-            )
-            state = fold(
-                new_state(facts), facts, [Fact(1, "imported", row.created_by, row.created_at, payload)]
-            )
+            history = [Fact(1, "imported", row.created_by, row.created_at, payload)]
+            if row.status == "open":
+                assert row.created_at is not None and row.data is not None
+                work = entry.enter(
+                    FlowTicket(rid, iid, rec["number"], row.data, row.created_by, row.created_at, row.stage,
+                               row.assignees)
+                )  # fmt: skip
+                history += [Fact(seq, kind, None, now, p) for seq, (kind, p) in enumerate(work.events, 2)]
+                record, instance = _carried_on(work, len(history), now)
+                moved.append(record)
+                flows.append(instance)
+            events += [
+                {"record_id": rid, "seq": f.seq, "type": f.type, "actor_id": f.actor, "at": f.at,
+                 "payload": f.payload}
+                for f in history
+            ]  # fmt: skip
+            state = fold(new_state(facts), facts, history)
             keys = {"record_id": rid, "app_id": self.app_id, "ticket_type": self.ticket_type}
             metrics.append({**keys, "created_by": state["creator"], **row_of(state)})
             times += [{"record_id": rid, **x} for x in times_of(state)]
@@ -786,6 +825,9 @@ class Importer:
                         }
                     )
         conn.execute(insert(E), events)
+        if moved:
+            conn.execute(MOVE_RECORD, moved)
+            conn.execute(SAVE_INSTANCE, flows)
         conn.execute(insert(TM), metrics)
         if times:
             conn.execute(insert(TS), times)
@@ -810,6 +852,31 @@ class Importer:
                 assert created is not None
                 numbers[i] = pattern.render(created, last - len(indexes) + 1 + offset)
         return numbers
+
+
+#: An imported open ticket after its flow entered its stage (its id as ``b_id``).
+MOVE_RECORD = update(R).where(R.c.id == bindparam("b_id"))
+
+
+def _carried_on(work: Any, last_seq: int, now: dt.datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The record's and the flow instance's new values once an open ticket's flow entered its stage
+    (for MOVE_RECORD and SAVE_INSTANCE); a flow with nobody to wait for has ended, and closed it."""
+    ended = work.instance.status == "ended"
+    record = {
+        "b_id": work.ticket.record_id,
+        "stage": None if ended else work.stage,
+        "status": "closed" if ended else "open",
+        "closed_at": now if ended else None,
+        "event_seq": last_seq,
+    }
+    instance = {
+        "b_id": work.instance.id,
+        "tokens": work.instance.tokens,
+        "state": work.instance.state,
+        "status": work.instance.status,
+        "ended_at": now if ended else None,
+    }
+    return record, instance
 
 
 _STEP = {
@@ -906,6 +973,12 @@ __all__ = [
 ALLOWED_EXT = frozenset(OPENERS)
 
 
+class FileTooLarge(InputError):
+    """An uploaded sheet over the import's size limit (GONGDAN_IMPORT_MAX_BYTES)."""
+
+    http_status = 413
+
+
 def keep_upload(home: Path, stream: Any, name: str, limit_bytes: int) -> tuple[Source, str]:
     """Keep an uploaded sheet under ``<home>/imports/<sha256><ext>`` (the name never reaches the
     disk; the same bytes are kept once): (its source, its file id)."""
@@ -921,7 +994,7 @@ def keep_upload(home: Path, stream: Any, name: str, limit_bytes: int) -> tuple[S
             while chunk := stream.read(1 << 20):
                 size += len(chunk)
                 if size > limit_bytes:
-                    raise InputError("import.file_too_large", limit_mb=limit_bytes // (1 << 20))
+                    raise FileTooLarge("import.file_too_large", limit_mb=f"{limit_bytes / (1 << 20):.4g}")
                 digest.update(chunk)
                 out.write(chunk)
         file_id = digest.hexdigest() + ext

@@ -140,6 +140,13 @@ register(
             "zh": "“{value}”不是此工单类型的阶段。可选:{known}。",
             "en": '"{value}" is not a stage of this ticket type. Stages: {known}.',
         },
+        "import.stage_not_workable": {
+            "zh": "列“{column}”的阶段“{value}”没有人处理(网关、结束等环节),未关闭的工单只能导入到这些阶段:"
+            "{allowed}。如果这张工单已经结束,请把状态填为 已关闭 并填写关闭时间。",
+            "en": 'The stage "{value}" in column "{column}" is not worked on by anyone (a gateway, the end …); '
+            "an open ticket can only be imported at one of these stages: {allowed}. If the ticket is "
+            "finished, set its status to closed and give its closing time.",
+        },
         "import.bad_status": {
             "zh": "“{value}”不是状态。请填写 处理中/open、已关闭/closed 或 已取消/cancelled。",
             "en": '"{value}" is not a status. Write open (处理中), closed (已关闭) or cancelled (已取消).',
@@ -188,6 +195,7 @@ register(
         "import.target._stage": {"zh": "阶段", "en": "Stage"},
         "import.target._status": {"zh": "状态", "en": "Status"},
         "import.target._created_by": {"zh": "提交人", "en": "Submitted by"},
+        "import.target._assignee": {"zh": "当前处理人", "en": "Current assignee"},
         "import.status.open": {"zh": "处理中", "en": "open"},
         "import.status.closed": {"zh": "已关闭", "en": "closed"},
         "import.status.cancelled": {"zh": "已取消", "en": "cancelled"},

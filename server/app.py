@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, g, jsonify, request
@@ -30,9 +31,14 @@ BLUEPRINTS: list[tuple[str, str]] = [
     ("server.pages.admin", "bp"),
     ("server.sso", "bp"),
     ("server.im_callback", "bp"),
+    ("server.org_events", "bp"),
     ("server.pages.imports", "bp"),
     ("designer", "bp"),
 ]
+
+#: Every request body may be MAX_CONTENT_LENGTH bytes (16 MiB) but those of the endpoints here, which
+#: have their own limit (called in the request, before anything reads the body): sheets to import.
+BODY_LIMITS: dict[str, Callable[[], int]] = {}
 
 #: Sent with every answer: no framing, no sniffing, scripts only from this site.
 SECURITY_HEADERS = {
@@ -54,7 +60,9 @@ def request_lang() -> str:
 
 def wants_json() -> bool:
     """API paths and clients asking for JSON get JSON errors; people get pages."""
-    if request.path.startswith(("/api/", "/inbound/", "/healthz", "/readyz", "/metrics", "/im/")):
+    if request.path.startswith(
+        ("/api/", "/inbound/", "/healthz", "/readyz", "/metrics", "/im/", "/org/events/")
+    ):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json" or request.headers.get("HX-Request") == "true"
@@ -71,6 +79,12 @@ def create_app(platform: Platform | None = None, config: dict[str, Any] | None =
 
     for module, attr in BLUEPRINTS:
         app.register_blueprint(getattr(importlib.import_module(module), attr))
+
+    @app.before_request
+    def _body_limit() -> None:
+        limit = BODY_LIMITS.get(request.endpoint or "")
+        if limit is not None:
+            request.max_content_length = limit()
 
     @app.before_request
     def _who() -> None:
@@ -108,6 +122,9 @@ def create_app(platform: Platform | None = None, config: dict[str, Any] | None =
             "message": t(code, g.get("lang")) if known(code) else exc.description,
             "problems": [],
         }
+        if exc.code == 413 and request.max_content_length:  # say the limit
+            limit = request.max_content_length
+            body["message"] = t("http.413_limit", g.get("lang"), limit_mb=f"{limit / (1 << 20):.4g}")
         response = error_response(body, exc.code or 500)
         if exc.code == 405 and "Allow" in dict(exc.get_headers()):  # say which methods are allowed
             response = app.make_response(response)

@@ -14,6 +14,7 @@ from flask import Response, current_app, g, request
 from werkzeug.exceptions import UnsupportedMediaType
 
 from engine.errors import GongdanError, InputError, Problem
+from engine.sheets import max_bytes
 from engine.ticket_export import export_xlsx
 from engine.ticket_import import (
     Importer,
@@ -28,7 +29,7 @@ from engine.ticket_import import (
 )
 from server.api.attachments import content_disposition
 from server.api.core import api, current
-from server.app import platform
+from server.app import BODY_LIMITS, platform
 
 log = logging.getLogger("gongdan.imports")
 
@@ -123,7 +124,9 @@ def shown(job_id: int) -> dict[str, Any]:
 
 
 def upload_limit() -> int:
-    return int(current_app.config.get("GONGDAN_IMPORT_MAX_BYTES") or current_app.config["MAX_CONTENT_LENGTH"])
+    """How large an uploaded sheet may be: the Flask config's GONGDAN_IMPORT_MAX_BYTES, else the
+    environment's (256 MiB by default) — not the 16 MiB every other request may carry."""
+    return int(current_app.config.get("GONGDAN_IMPORT_MAX_BYTES") or max_bytes())
 
 
 @api(
@@ -137,7 +140,7 @@ def upload_limit() -> int:
 )
 def import_targets(app: str, ticket_type: str):
     """The fields of the ticket type a column can be mapped to (plus the special columns: ticket
-    number, created/closed at, stage, status, submitter), and the mappings saved for it."""
+    number, created/closed at, stage, status, submitter, current assignee), and the mappings saved for it."""
     from engine.i18n import text_of
 
     _, tspec = platform().runtime.type_spec(app, ticket_type)
@@ -188,7 +191,8 @@ def import_upload(app: str, ticket_type: str):
     the answer is an import job (status ``checked``) listing each row's problems (row number, column,
     message) — nothing is imported yet; POST /imports/jobs/{job_id}/run does. Optional fields:
     ``mapping`` (JSON ``{"columns": {header: target}}``; default: by header), ``mapping_name`` (a
-    saved mapping), ``save_as`` (keep the mapping used under this name)."""
+    saved mapping), ``save_as`` (keep the mapping used under this name). The file may be as large as
+    GONGDAN_IMPORT_MAX_BYTES (256 MiB by default), not just the 16 MiB of other requests; over it: 413."""
     principal = current()
     if request.mimetype != "multipart/form-data":
         raise UnsupportedMediaType()
@@ -213,6 +217,9 @@ def import_upload(app: str, ticket_type: str):
     if request.form.get("save_as"):
         save_mapping(platform().db, app, ticket_type, request.form["save_as"], job, principal.user_id)
     return shown(job["id"]), 201
+
+
+BODY_LIMITS["api.import_upload"] = upload_limit  # the page's upload (static/imports.js) posts here too
 
 
 @api(

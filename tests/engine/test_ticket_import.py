@@ -19,7 +19,7 @@ from engine.errors import InputError
 from engine.people import create_user
 from engine.reports.keeping import rebuild
 from engine.reports.run import Reports
-from engine.store.models import Event, ImportJob, Record, TicketMetrics
+from engine.store.models import Event, ImportJob, Record, Task, TicketMetrics
 from engine.ticket_export import export_xlsx
 
 LAB = Path(__file__).resolve().parents[1] / "fixtures" / "importlab.yaml"
@@ -78,6 +78,11 @@ def records(db) -> list:
 def count(db, model) -> int:
     with db.read() as conn:
         return conn.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def imported_events(db) -> int:
+    with db.read() as conn:
+        return conn.execute(select(func.count()).where(Event.type == "imported")).scalar_one()
 
 
 def import_file(runtime, path: Path, **kw) -> dict:
@@ -270,13 +275,15 @@ def _many(n: int) -> list[list[str]]:
 def test_running_the_same_file_again_creates_nothing_new(runtime, db, lab, tmp_path):
     path = write_csv(tmp_path / "again.csv", _many(7))
     first = import_file(runtime, path, batch=3)
+    events = count(db, Event)
     second = import_file(runtime, path, batch=3)  # a new upload of the same file
     imp = importer(runtime, batch=3)
     third = imp.run(first["id"], source(path))  # the finished job once more
 
     assert first["created_rows"] == 7
     assert second["existing_rows"] == 7 and second["created_rows"] == 0 and third["created_rows"] == 0
-    assert count(db, Record) == 7 and count(db, Event) == 7 and count(db, TicketMetrics) == 7
+    assert count(db, Record) == 7 and count(db, TicketMetrics) == 7
+    assert count(db, Task) == 7 and count(db, Event) == events  # one task per open ticket, not a second
 
 
 def test_a_run_cut_off_between_batches_goes_on_where_it_stopped(runtime, db, lab, tmp_path):
@@ -293,7 +300,7 @@ def test_a_run_cut_off_between_batches_goes_on_where_it_stopped(runtime, db, lab
 
     done = importer(runtime, batch=4).run(job["id"], source(path))
     assert (done["status"], done["done_rows"], done["created_rows"]) == ("done", 10, 10)  # 4 + 6
-    assert count(db, Event) == 10
+    assert count(db, Task) == 10 and imported_events(db) == 10
     assert sorted(r.external_ref for r in records(db)) == sorted(f"N-{i}" for i in range(1, 11))
 
 
@@ -314,7 +321,8 @@ def test_a_batch_that_fails_midway_leaves_nothing_half_imported(runtime, db, lab
     monkeypatch.setattr(ti.Importer, "_insert", failing)
     with pytest.raises(OSError):
         imp.run(job["id"], source(path))
-    assert count(db, Record) == 3 and count(db, Event) == 3  # batch 1 only; batch 2 rolled back whole
+    # batch 1 only; batch 2 rolled back whole
+    assert count(db, Record) == 3 and count(db, Task) == 3 and imported_events(db) == 3
     assert ti.job_view(db, job["id"])["done_rows"] == 3
 
     monkeypatch.setattr(ti.Importer, "_insert", real)

@@ -164,3 +164,40 @@ def test_the_cli_imports_a_sheet_lists_problems_and_exports(database_url, tmp_pa
     assert exported.exit_code == 0 and "2 tickets written" in exported.output and out.stat().st_size > 0
     bad = gongdan("tickets", "import", str(sheet), "--app", "importlab", "--type", "nope")
     assert bad.exit_code == 2 and "nope" in bad.output
+
+
+# ------------------------------------------------------------------------------ large sheets
+MIB = 1 << 20
+
+
+def big_csv(size: int) -> bytes:
+    """A real sheet of about ``size`` bytes: ticket rows with a long (unmapped) note each."""
+    note = "备注" * 50_000  # 300,000 bytes, under the CSV reader's cell limit
+    rows = [["工单号", "标题", "备注"]]
+    rows += [[f"B-{i}", f"第 {i} 张", note] for i in range(size // (len(note.encode()) + 20) + 1)]
+    return csv_bytes(rows)
+
+
+def test_a_sheet_larger_than_the_16_mib_request_cap_uploads_to_the_import_but_not_elsewhere(lab):
+    body = big_csv(20 * MIB)
+    assert len(body) > 20 * MIB
+
+    checked = upload(lab.admin, body, name="big.csv")
+    assert checked.status_code == 201, checked.json
+    assert checked.json["valid_rows"] == checked.json["total_rows"] > 60
+
+    elsewhere = lab.admin.post(
+        "/api/v1/attachments",
+        data={"file": (io.BytesIO(body), "big.csv")},
+        content_type="multipart/form-data",
+    )
+    assert elsewhere.status_code == 413
+    assert elsewhere.json["code"] == "http.413" and "16 MB" in elsewhere.json["message"]
+
+
+def test_a_sheet_over_the_import_limit_is_refused_with_413_saying_the_limit(lab, monkeypatch):
+    monkeypatch.setenv("GONGDAN_IMPORT_MAX_BYTES", str(8 * MIB))
+    refused = upload(lab.admin, big_csv(9 * MIB), name="big.csv")
+    assert refused.status_code == 413
+    assert refused.json["code"] == "http.413" and "最多 8 MB" in refused.json["message"]
+    assert upload(lab.admin, csv_bytes(ROWS)).status_code == 201  # a sheet under it still goes in
