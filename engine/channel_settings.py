@@ -1,13 +1,14 @@
 """Channel addresses an admin sets in the web admin, over the environment variables.
 
 The channels the site sends through are named ``smtp`` (GONGDAN_SMTP_URL), ``sms`` (GONGDAN_SMS_URL)
-and ``robot.<name>`` (GONGDAN_ROBOT_<NAME>). An admin may store a URL for any of them in the
-``channel_settings`` table; :func:`channel_url` — the one place the sending side reads an address —
-prefers that stored URL and falls back to the environment.
+and ``robot.<name>`` (GONGDAN_ROBOT_<NAME>); ``hook.<name>`` (GONGDAN_HOOK_<NAME>) is the signing
+secret an app's webhook names with ``secret_ref: <name>`` — app definitions never hold a secret. An
+admin may store a value for any of them in the ``channel_settings`` table; :func:`channel_url` — the
+one place the sending side reads one — prefers that stored value and falls back to the environment.
 
-These URLs carry passwords, tokens and signing secrets, so they are write-only: every read
-(:func:`list_channels`, the audit log, pages) shows them masked by :func:`engine.config.redact`, and
-the audit entries of a change name only the scheme and host.
+These values carry passwords, tokens and signing secrets, so they are write-only: every read
+(:func:`list_channels`, the audit log, pages) shows URLs masked by :func:`engine.config.redact` and a
+hook secret as ``***`` only, and the audit entries of a change name only the scheme and host.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine.auth import audit
-from engine.config import ROBOT_PREFIX, Settings, redact
+from engine.config import HOOK_PREFIX, MASK, ROBOT_PREFIX, Settings, redact
 from engine.errors import FormError, NotFoundError, Problem
 from engine.i18n import register
 from engine.store.db import Database
@@ -36,6 +37,7 @@ log = logging.getLogger("gongdan.jobs")
 
 CS = ChannelSetting.__table__
 ROBOT = "robot."
+HOOK = "hook."
 ROBOT_NAME = re.compile(r"^[a-z0-9_]{1,50}$")
 MAX_URL = 2000
 SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
@@ -44,11 +46,16 @@ SMS_SCHEMES = ("https", "http", "aliyun", "aliyun+https", "aliyun+http")
 register(
     {
         "channel.unknown": {
-            "zh": "没有名为 {name} 的渠道。可用:smtp、sms、robot.<名称>(名称为小写字母、数字或下划线)。",
-            "en": "There is no channel called {name}. Use smtp, sms or robot.<name> "
+            "zh": "没有名为 {name} 的渠道。可用:smtp、sms、robot.<名称>、hook.<名称>"
+            "(名称为小写字母、数字或下划线)。",
+            "en": "There is no channel called {name}. Use smtp, sms, robot.<name> or hook.<name> "
             "(lower-case letters, digits or underscores).",
         },
         "channel.url_required": {"zh": "请填写地址。", "en": "Enter the address."},
+        "channel.secret_required": {
+            "zh": "请填写签名密钥(不含空格)。",
+            "en": "Enter the signing secret (without spaces).",
+        },
         "channel.url_too_long": {
             "zh": "地址过长(最多 {limit} 个字符)。",
             "en": "The address is too long (at most {limit} characters).",
@@ -75,6 +82,8 @@ def env_name(name: str) -> str:
         return "GONGDAN_SMTP_URL"
     if name == "sms":
         return "GONGDAN_SMS_URL"
+    if name.startswith(HOOK):
+        return HOOK_PREFIX + name.removeprefix(HOOK).upper()
     return ROBOT_PREFIX + name.removeprefix(ROBOT).upper()
 
 
@@ -82,8 +91,9 @@ def check_name(name: str) -> str:
     """``name`` if it names a channel (smtp, sms, robot.<name>); NotFoundError otherwise."""
     if name in ("smtp", "sms"):
         return name
-    if name.startswith(ROBOT) and ROBOT_NAME.match(name.removeprefix(ROBOT)):
-        return name
+    for prefix in (ROBOT, HOOK):
+        if name.startswith(prefix) and ROBOT_NAME.match(name.removeprefix(prefix)):
+            return name
     raise NotFoundError("channel.unknown", name=name[:80])
 
 
@@ -95,6 +105,8 @@ def env_url(settings: Settings, name: str) -> str | None:
         return settings.sms_url
     if name.startswith(ROBOT):
         return settings.robot(name.removeprefix(ROBOT))
+    if name.startswith(HOOK):
+        return settings.hook_secret(name.removeprefix(HOOK))
     return None
 
 
@@ -145,13 +157,18 @@ def channel_url(db: Database | None, settings: Settings, name: str) -> str | Non
     return env_url(settings, name)
 
 
+def hook_secret(db: Database | None, settings: Settings, name: str) -> str | None:
+    """The signing secret a webhook's ``secret_ref: name`` means: the admin's, else GONGDAN_HOOK_<NAME>."""
+    return channel_url(db, settings, HOOK + name.lower())
+
+
 # ---------------------------------------------------------------------------- admin side
 @dataclass(frozen=True)
 class ChannelView:
     """What an admin sees of a channel: never the URL itself."""
 
     name: str
-    kind: str  # smtp | sms | robot
+    kind: str  # smtp | sms | robot | hook
     env: str
     source: str  # admin | env | unset
     url: str | None  # masked
@@ -173,34 +190,45 @@ class ChannelView:
 
 
 def _kind(name: str) -> str:
-    return "robot" if name.startswith(ROBOT) else name
+    if name.startswith(ROBOT):
+        return "robot"
+    return "hook" if name.startswith(HOOK) else name
+
+
+def _masked(name: str, value: str | None) -> str | None:
+    """What may be shown of a stored value: a URL masked, a hook's secret not at all."""
+    if not value:
+        return None
+    return MASK if name.startswith(HOOK) else redact(value)
 
 
 def _view(settings: Settings, name: str, row: Any | None) -> ChannelView:
-    env = env_url(settings, name)
-    shown_env = redact(env) if env else None
+    shown_env = _masked(name, env_url(settings, name))
     if row is not None:
         return ChannelView(
             name,
             _kind(name),
             env_name(name),
             "admin",
-            redact(row.url),
+            _masked(name, row.url),
             shown_env,
             row.updated_at,
             row.updated_by,
         )
-    return ChannelView(name, _kind(name), env_name(name), "env" if env else "unset", shown_env, shown_env)
+    return ChannelView(
+        name, _kind(name), env_name(name), "env" if shown_env else "unset", shown_env, shown_env
+    )
 
 
 def list_channels(db: Database, settings: Settings) -> list[ChannelView]:
-    """smtp, sms and every robot known to the environment or the table, masked."""
+    """smtp, sms, every robot and every webhook secret known to the environment or the table, masked."""
     with db.read() as conn:
         stored = {
             r.name: r for r in conn.execute(select(CS.c.name, CS.c.url, CS.c.updated_at, CS.c.updated_by))
         }
     robots = sorted({ROBOT + n for n, _ in settings.robots} | {n for n in stored if n.startswith(ROBOT)})
-    return [_view(settings, name, stored.get(name)) for name in ["smtp", "sms", *robots]]
+    hooks = sorted({HOOK + n for n, _ in settings.hooks} | {n for n in stored if n.startswith(HOOK)})
+    return [_view(settings, name, stored.get(name)) for name in ["smtp", "sms", *robots, *hooks]]
 
 
 def channel_view(db: Database, settings: Settings, name: str) -> ChannelView:
@@ -218,14 +246,20 @@ def url_problems(name: str, url: Any) -> list[Problem]:
     side does, so a saved address is one the channel can use."""
     from engine.jobs.channels import ROBOT_KINDS, DeliveryError, SmsGateway, SmtpConfig
 
+    kind = _kind(name)
+    if kind == "hook" and (
+        not isinstance(url, str) or not url.strip() or any(c.isspace() for c in url.strip())
+    ):
+        return [Problem("url", "channel.secret_required")]
     if not isinstance(url, str) or not url.strip():
         return [Problem("url", "channel.url_required")]
     url = url.strip()
     if len(url) > MAX_URL:
         return [Problem("url", "channel.url_too_long", {"limit": MAX_URL})]
+    if kind == "hook":
+        return []
     if any(c.isspace() for c in url):
         return [Problem("url", "channel.url_invalid", {"reason": "spaces"})]
-    kind = _kind(name)
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     try:
         if kind == "smtp":
@@ -251,8 +285,11 @@ def url_problems(name: str, url: Any) -> list[Problem]:
     return []
 
 
-def _where(url: str) -> dict[str, Any]:
-    """What the audit log keeps of a URL: its scheme and host, nothing that can be a secret."""
+def _where(name: str, url: str) -> dict[str, Any]:
+    """What the audit log keeps of a URL: its scheme and host, nothing that can be a secret (and of a
+    hook's secret: nothing)."""
+    if name.startswith(HOOK):
+        return {}
     try:
         parts = urlsplit(url.split("+", 1)[1] if "+" in url.split("://", 1)[0] else url)
         return {"scheme": url.split("://", 1)[0].lower(), "host": parts.hostname or ""}
@@ -263,7 +300,8 @@ def _where(url: str) -> dict[str, Any]:
 def set_channel(
     db: Database, settings: Settings, actor: int | None, name: str, url: Any, ip: str | None = None
 ) -> ChannelView:
-    """Store the admin's URL for ``name`` (checked first; FormError naming ``url`` otherwise)."""
+    """Store the admin's URL (a hook's secret) for ``name``; checked first, FormError naming ``url``
+    otherwise."""
     name = check_name(name)
     problems = url_problems(name, url)
     if problems:
@@ -274,7 +312,7 @@ def set_channel(
         values = {"url": url, "updated_at": now, "updated_by": actor}
         if conn.execute(update(CS).where(CS.c.name == name).values(**values)).rowcount == 0:
             conn.execute(insert(CS).values(name=name, **values))
-        audit(conn, actor, "channel.set", f"channel:{name}", _where(url), ip)
+        audit(conn, actor, "channel.set", f"channel:{name}", _where(name, url), ip)
     return channel_view(db, settings, name)
 
 

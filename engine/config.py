@@ -1,8 +1,8 @@
 """Configuration, all from environment variables, documented in one place (docs/configuration.md).
 
 GONGDAN_HOME, DATABASE_URL, REDIS_URL, GONGDAN_LANG and GONGDAN_BASE_URL set up the server; the
-channels read GONGDAN_SMTP_URL, GONGDAN_SMS_URL, GONGDAN_ROBOT_<NAME> and GONGDAN_OUTBOUND_ALLOW
-(docs/channels.md); sign-in and organisation sync read GONGDAN_SIGNIN, GONGDAN_SSO_*,
+channels read GONGDAN_SMTP_URL, GONGDAN_SMS_URL, GONGDAN_ROBOT_<NAME>, GONGDAN_HOOK_<NAME> and
+GONGDAN_OUTBOUND_ALLOW (docs/channels.md); sign-in and organisation sync read GONGDAN_SIGNIN, GONGDAN_SSO_*,
 GONGDAN_ORG_SYNC and GONGDAN_<PROVIDER>_* (``Settings.identity``, docs/sso.md). Secrets live in
 these URLs and variables, so nothing here is ever shown as written:
 ``repr(settings)`` and :func:`redact` mask passwords, tokens, keys and ``#secret=`` fragments.
@@ -17,6 +17,11 @@ from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 ROBOT_PREFIX = "GONGDAN_ROBOT_"
+#: Secrets of outgoing HTTP — an app webhook's ``secret_ref: <name>``, a ``call`` header's
+#: ``${secrets.<name>}`` — from GONGDAN_HOOK_<NAME> (or the admin's ``hook.<name>``).
+HOOK_PREFIX = "GONGDAN_HOOK_"
+#: Where a definition names a secret instead of holding it (filled in by the worker at delivery).
+SECRET_PLACEHOLDER = re.compile(r"\$\{secrets\.([a-z0-9_]{1,50})\}")
 MASK = "***"
 #: Query and fragment parameters whose values are secrets (matched as a part of the name).
 SECRET_NAMES = re.compile(r"token|key|secret|sign|pass|pwd|auth|credential|ticket", re.IGNORECASE)
@@ -46,6 +51,7 @@ class Settings:
     smtp_url: str | None = None
     sms_url: str | None = None
     robots: tuple[tuple[str, str], ...] = ()  # (lower-case name, URL), from GONGDAN_ROBOT_<NAME>
+    hooks: tuple[tuple[str, str], ...] = ()  # (lower-case name, signing secret), from GONGDAN_HOOK_<NAME>
     outbound_allow: tuple[str, ...] = ()
     #: Sign-in and organisation sync (docs/sso.md): every GONGDAN_SIGNIN, GONGDAN_SSO_*,
     #: GONGDAN_ORG_SYNC and GONGDAN_<PROVIDER>_* variable as (NAME, value); engine.identity reads them.
@@ -70,6 +76,11 @@ class Settings:
         wanted = name.lower()
         return next((url for key, url in self.robots if key == wanted), None)
 
+    def hook_secret(self, name: str) -> str | None:
+        """The webhook signing secret called ``name`` (any case), or None."""
+        wanted = name.lower()
+        return next((secret for key, secret in self.hooks if key == wanted), None)
+
     def __repr__(self) -> str:
         shown = []
         for f in fields(self):
@@ -80,10 +91,23 @@ class Settings:
                 value = mask_url(value)
             elif f.name == "robots":
                 value = tuple((name, mask_url(url)) for name, url in value)
+            elif f.name == "hooks":
+                value = tuple((name, MASK) for name, _ in value)
             elif f.name == "identity":
                 value = tuple((k, MASK if SECRET_NAMES.search(k) else mask_url(v)) for k, v in value)
             shown.append(f"{f.name}={value!r}")
         return f"Settings({', '.join(shown)})"
+
+
+def _prefixed(env: dict[str, str], prefix: str) -> tuple[tuple[str, str], ...]:
+    """Every ``<prefix><NAME>=value`` as sorted (lower-case name, value) pairs."""
+    return tuple(
+        sorted(
+            (key.removeprefix(prefix).lower(), value.strip())
+            for key, value in env.items()
+            if key.startswith(prefix) and key != prefix and value.strip()
+        )
+    )
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -92,13 +116,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     url = env.get("DATABASE_URL") or f"sqlite:///{home / 'gongdan.db'}"
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    robots = tuple(
-        sorted(
-            (key.removeprefix(ROBOT_PREFIX).lower(), value.strip())
-            for key, value in env.items()
-            if key.startswith(ROBOT_PREFIX) and key != ROBOT_PREFIX and value.strip()
-        )
-    )
+    robots = _prefixed(env, ROBOT_PREFIX)
     allow = tuple(a.strip() for a in (env.get("GONGDAN_OUTBOUND_ALLOW") or "").split(",") if a.strip())
     return Settings(
         home=home,
@@ -109,6 +127,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         smtp_url=env.get("GONGDAN_SMTP_URL") or None,
         sms_url=env.get("GONGDAN_SMS_URL") or None,
         robots=robots,
+        hooks=_prefixed(env, HOOK_PREFIX),
         outbound_allow=allow,
         identity=tuple(
             sorted((k, v.strip()) for k, v in env.items() if k.startswith(IDENTITY_PREFIXES) and v.strip())

@@ -130,6 +130,20 @@ register(
         },
         "check.duplicate_report": {"zh": "报表 id {id} 重复。", "en": "Report id {id} is used twice."},
         "check.duplicate_webhook": {"zh": "Webhook id {id} 重复。", "en": "Webhook id {id} is used twice."},
+        "check.inline_header_secret": {
+            "zh": "请求头 {header} 携带凭据,应用定义中不能写明文。请在“管理 → 渠道”中把它保存为 hook.{name}"
+            "(或设置环境变量 {env}),然后在这里写 ${{secrets.{name}}}(如 Bearer ${{secrets.{name}}})。",
+            "en": "The header {header} carries a credential, which a definition never holds in clear. Store "
+            "it as hook.{name} in Admin → Channels (or the variable {env}), then write ${{secrets.{name}}} "
+            "here (e.g. Bearer ${{secrets.{name}}}).",
+        },
+        "check.inline_secret": {
+            "zh": "应用定义中不能写明文密钥(它会出现在导出、草稿、差异和版本记录中)。请在“管理 → 渠道”中"
+            "把它保存为 hook.{name}(或设置环境变量 {env}),然后把这一行改为 secret_ref: {name}。",
+            "en": "A definition never holds a secret in clear (it would show in exports, drafts, diffs and "
+            "versions). Store it as hook.{name} in Admin → Channels (or the variable {env}), then write "
+            "secret_ref: {name} instead of this line.",
+        },
         "check.option_not_for_type": {
             "zh": "选项 {option} 不适用于 {type} 类型的字段。请删除它或更换字段类型。",
             "en": "Option {option} does not apply to a {type} field. Remove it or change the field type.",
@@ -445,6 +459,10 @@ register(
         "http.404": {"zh": "没有这个地址。", "en": "No such address."},
         "http.405": {"zh": "该地址不支持此方法。", "en": "This method is not allowed here."},
         "http.413": {"zh": "请求太大。", "en": "The request is too large."},
+        "http.413_limit": {
+            "zh": "请求太大:最多 {limit_mb} MB。请缩小或拆分后重试。",
+            "en": "The request is too large: at most {limit_mb} MB. Make it smaller or split it, then retry.",
+        },
         # --- web pages
         "web.tagline": {
             "zh": "元数据驱动的无代码工单平台:表单、流程、规则、报表,全部由应用定义描述。",

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 import engine.attachments  # registers the reactor linking uploaded files to their tickets
 import engine.reports  # registers the reactor keeping ticket metrics in each command
 import engine.rules  # noqa: F401  (registers the rule engine's reactors and actions)
+from engine.definitions.build import without_inline_secrets
 from engine.definitions.diff import Change, diff
 from engine.definitions.loader import Loaded, load_definition
 from engine.errors import ActionError, ConflictError, FormError, NotFoundError, Problem
@@ -222,7 +223,7 @@ class Runtime(FlowCommands):
             ).scalar()
         if data is None:
             raise NotFoundError(what="version", ident=f"{app_key}@{version}")
-        return version, data
+        return version, without_inline_secrets(data)
 
     def versions(self, app_key: str) -> list[dict[str, Any]]:
         with self.db.read() as conn:

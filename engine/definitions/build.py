@@ -110,7 +110,8 @@ def build_app(data: Mapping[str, Any]) -> AppDef:
                 url=w["url"],
                 events=tuple(w["events"]),
                 ticket_types=tuple(w.get("ticket_types") or ()),
-                secret=w.get("secret"),
+                # a version stored before secrets left definitions names hook.<id>: never sent unsigned
+                secret_ref=w.get("secret_ref") or (w["id"] if "secret" in w else None),
             )
             for w in data.get("webhooks") or ()
         ),
@@ -118,6 +119,22 @@ def build_app(data: Mapping[str, Any]) -> AppDef:
         raw=freeze({k: v for k, v in data.items() if k != "version"}),
         templates=freeze(data.get("templates") or {}),
     )
+
+
+def without_inline_secrets(data: dict[str, Any]) -> dict[str, Any]:
+    """A definition stored before secrets left definitions, as it reads now: each webhook's inline
+    ``secret`` replaced by ``secret_ref: <id>`` (what build_app assumes for it), so exports, diffs and
+    a rollback to that version never carry the old secret. Other definitions are returned as they are."""
+    hooks = data.get("webhooks")
+    if not isinstance(hooks, list) or not any(isinstance(h, dict) and "secret" in h for h in hooks):
+        return data
+    fixed = []
+    for hook in hooks:
+        if isinstance(hook, dict) and "secret" in hook:
+            hook = {k: v for k, v in hook.items() if k != "secret"}
+            hook.setdefault("secret_ref", hook.get("id"))
+        fixed.append(hook)
+    return {**data, "webhooks": fixed}
 
 
 def role_name(value: Any) -> Any:

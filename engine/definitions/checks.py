@@ -14,6 +14,7 @@ from itertools import pairwise
 from typing import Any, NamedTuple
 
 import engine.definitions.flow_messages  # noqa: F401  (the flow checks' messages)
+from engine.config import SECRET_PLACEHOLDER
 from engine.definitions.source import format_path
 from engine.expressions import NameInfo, check_expression
 from engine.forms.fields import COMMON_OPTIONS, FIELD_TYPES
@@ -384,9 +385,50 @@ def webhooks_name_existing_types(data: Mapping[str, Any]) -> Iterator[Found]:
         if hook["id"] in ids:
             yield ("webhooks", i, "id"), "check.duplicate_webhook", {"id": hook["id"]}
         ids.add(hook["id"])
+        if "secret" in hook:
+            name = re.sub(r"[^a-z0-9_]", "_", str(hook["id"]).lower())[:50]
+            env = f"GONGDAN_HOOK_{name.upper()}"
+            yield ("webhooks", i, "secret"), "check.inline_secret", {"name": name, "env": env}
         for j, tkey in enumerate(hook.get("ticket_types") or ()):
             if tkey not in types:
                 yield ("webhooks", i, "ticket_types", j), "check.unknown_ticket_type", {"name": tkey}
+
+
+#: Request headers that carry credentials: a definition names their secret (``${secrets.name}``).
+CREDENTIAL_HEADER = re.compile(r"authori[sz]ation|token|secret|api[-_]?key|passw|cookie|signature", re.I)
+
+
+def _calls(
+    value: Any, path: tuple[str | int, ...]
+) -> Iterator[tuple[tuple[str | int, ...], Mapping[str, Any]]]:
+    """Every ``call`` action anywhere in the definition (rules, escalations, reminders, nodes)."""
+    if isinstance(value, Mapping):
+        if isinstance(value.get("call"), Mapping):
+            yield (*path, "call"), value["call"]
+        for key, item in value.items():
+            yield from _calls(item, (*path, key))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _calls(item, (*path, i))
+
+
+@check
+def call_credentials_are_references(data: Mapping[str, Any]) -> Iterator[Found]:
+    """A credential header of a ``call`` holds ``${secrets.name}``, never the credential itself: a
+    definition is exported, versioned and diffed (docs/app-format.md)."""
+    for path, call in _calls(data, ()):
+        for header, value in (call.get("headers") or {}).items():
+            if CREDENTIAL_HEADER.search(str(header)) and not SECRET_PLACEHOLDER.search(str(value)):
+                name = re.sub(r"[^a-z0-9_]", "_", str(header).lower())[:50]
+                yield (
+                    (*path, "headers", header),
+                    "check.inline_header_secret",
+                    {
+                        "header": header,
+                        "name": name,
+                        "env": f"GONGDAN_HOOK_{name.upper()}",
+                    },
+                )
 
 
 def _expressions(tt: Mapping[str, Any]) -> Iterator[tuple[tuple[str | int, ...], str, str | None, dict]]:

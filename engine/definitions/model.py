@@ -126,7 +126,9 @@ class WebhookDef:
     url: str
     events: tuple[str, ...]
     ticket_types: tuple[str, ...]
-    secret: str | None
+    #: The name of its signing secret in the write-only store (engine.channel_settings ``hook.<name>``),
+    #: read by the worker at delivery time; the definition itself never holds the secret.
+    secret_ref: str | None
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,14 @@ register(
             "zh": "GONGDAN_SMS_URL 无效:{reason}。请写 https://网关地址,或 aliyun://AccessKeyId:AccessKeySecret@dysmsapi.aliyuncs.com?sign_name=…&template_code=…。",
             "en": "GONGDAN_SMS_URL is invalid: {reason}. Write https://gateway, or aliyun://AccessKeyId:AccessKeySecret@dysmsapi.aliyuncs.com?sign_name=…&template_code=….",
         },
+        "channel.hook_secret_missing": {
+            "zh": "Webhook 的签名密钥 {name} 未设置,未签名的请求不会发出。请在“管理 → 渠道”中设置 hook.{name}(或环境变量 {env}),然后在死信列表中重发。",
+            "en": "The webhook's signing secret {name} is not set, and an unsigned request is never sent. Set hook.{name} in Admin → Channels (or the variable {env}), then re-send from the dead letters.",
+        },
+        "channel.secret_missing": {
+            "zh": "请求所需的密钥 {name} 未设置,请求未发出。请在“管理 → 渠道”中设置 hook.{name}(或环境变量 {env}),然后在死信列表中重发。",
+            "en": "The secret {name} the request needs is not set, so it was not sent. Set hook.{name} in Admin → Channels (or the variable {env}), then re-send from the dead letters.",
+        },
         "channel.robot_not_configured": {
             "zh": "未配置机器人 {robot}。请设置环境变量 {env}(如 dingtalk+https://oapi.dingtalk.com/robot/send?access_token=…#secret=…),然后在死信列表中重发。",
             "en": "The robot {robot} is not configured. Set the variable {env} (e.g. dingtalk+https://oapi.dingtalk.com/robot/send?access_token=…#secret=…), then re-send from the dead letters.",

@@ -32,8 +32,8 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
-from engine.channel_settings import channel_url
-from engine.config import ROBOT_PREFIX, Settings, load_settings, redact
+from engine.channel_settings import channel_url, hook_secret
+from engine.config import HOOK_PREFIX, ROBOT_PREFIX, SECRET_PLACEHOLDER, Settings, load_settings, redact
 from engine.i18n import Message, current_lang, t, text_of
 from engine.im_cards import build_card
 from engine.jobs.outbound import (
@@ -121,12 +121,33 @@ def _fragment_params(url: str) -> tuple[str, dict[str, str]]:
     return base, dict(parse_qsl(fragment, keep_blank_values=True))
 
 
+# ----------------------------------------------------------------------------- secrets of definitions
+def stored_secret(name: str, missing: str = "channel.secret_missing") -> str:
+    """The secret a definition names (``secret_ref: name``, ``${secrets.name}``), read now from the
+    write-only store (engine.channel_settings.hook_secret); a permanent DeliveryError ``missing``
+    when none is set, so nothing goes out without it."""
+    secret = hook_secret(None, load_settings(), name)
+    if not secret:
+        raise DeliveryError.of(missing, True, name=name, env=HOOK_PREFIX + name.upper())
+    return secret
+
+
+def fill_secrets(text: str) -> str:
+    """``text`` with each ``${secrets.name}`` replaced by that stored secret (see stored_secret)."""
+    return SECRET_PLACEHOLDER.sub(lambda m: stored_secret(m.group(1)), text)
+
+
 # ----------------------------------------------------------------------------- webhook
 @channel("webhook")
 def send_webhook(payload: dict[str, Any], idempotency_key: str, timeout: float) -> None:
     """POST ``payload["body"]`` as JSON to ``payload["url"]`` (or the ``webhook+`` robot the payload
-    names); 2xx is delivered, anything else raises. Signed when a secret is known."""
+    names); 2xx is delivered, anything else raises. A row naming a secret (``secret_ref``) is signed
+    with the one stored now (engine.channel_settings.hook_secret); none stored → dead, never unsigned.
+    A ``secret`` in the payload is honoured only for rows queued before definitions lost theirs."""
     url, secret = payload.get("url"), payload.get("secret")
+    ref = payload.get("secret_ref")
+    if ref:
+        secret = stored_secret(str(ref), "channel.hook_secret_missing")
     if not url:
         robot = robot_config(str(payload.get("robot") or "webhook"), "webhook")
         url, secret = robot.url, robot.secret

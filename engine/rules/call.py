@@ -12,7 +12,7 @@ import httpx
 
 from engine.errors import GongdanError
 from engine.expressions import ExprError, compile_expr
-from engine.jobs.channels import DeliveryError, channel, header_key
+from engine.jobs.channels import DeliveryError, channel, fill_secrets, header_key
 from engine.jobs.outbox import AFTER_DELIVERY
 from engine.store.db import Database
 
@@ -30,7 +30,10 @@ def send_call(payload: dict[str, Any], idempotency_key: str, timeout: float) -> 
             payload["url"],
             params=payload.get("query") or None,
             json=payload.get("body"),
-            headers={**(payload.get("headers") or {}), "Idempotency-Key": header_key(idempotency_key)},
+            headers={
+                **{k: fill_secrets(str(v)) for k, v in (payload.get("headers") or {}).items()},
+                "Idempotency-Key": header_key(idempotency_key),
+            },
             timeout=min(float(payload.get("timeout_s") or timeout), timeout),
             max_bytes=MAX_ANSWER,
         )

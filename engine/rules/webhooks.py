@@ -1,4 +1,7 @@
-"""Outgoing webhooks declared in an app definition: matching events become outbox rows."""
+"""Outgoing webhooks declared in an app definition: matching events become outbox rows.
+
+A row names its signing secret (``secret_ref``), never holds it: the worker reads the secret from the
+write-only store when it delivers (engine.jobs.channels.send_webhook)."""
 
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ def queue_webhooks(cmd: CommandContext) -> None:
                 "webhook",
                 {
                     "url": hook.url,
-                    "secret": hook.secret,
+                    "secret_ref": hook.secret_ref,
                     "body": {
                         "app": cmd.spec.key,
                         "ticket_type": cmd.ticket_type,

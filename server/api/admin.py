@@ -19,6 +19,7 @@ from server.api.core import (
     current,
     decode_cursor,
     encode_cursor,
+    link,
     page_schema,
     plain,
 )
@@ -307,6 +308,11 @@ def admin_users(q: dict[str, Any]):
 @api(
     "POST",
     "/admin/users",
+    links=(
+        link("admin_user", user_id="$response.body#/id"),
+        link("admin_update_user", user_id="$response.body#/id"),
+        link("admin_reset_password", user_id="$response.body#/id"),
+    ),
     summary="Create a user (a random initial password is answered once unless one is given)",
     tag="admin",
     scope="admin",
@@ -465,6 +471,10 @@ def _department(department_id: int) -> dict[str, Any]:
 @api(
     "POST",
     "/admin/departments",
+    links=(
+        link("admin_update_department", department_id="$response.body#/id"),
+        link("admin_delete_department", department_id="$response.body#/id"),
+    ),
     summary="Create a department",
     tag="admin",
     scope="admin",

@@ -8,7 +8,9 @@ built from (server/api/openapi.py), so the document cannot drift from the code. 
 - parses and checks the JSON body against ``body`` (a JSON Schema, or a callable giving one from
   the URL arguments, e.g. a ticket type's form schema): 415 for a non-JSON content type, 400 with
   the path of each problem otherwise;
-- checks ``query`` parameters (name → JSON Schema) and passes them typed as ``q``.
+- checks ``query`` parameters (name → JSON Schema) and passes them typed as ``q``;
+- ``links``: what a successful answer lets the caller do next (:func:`link`), published as OpenAPI
+  links, e.g. a created ticket's ``id`` → get, change, comment on it. Schemathesis follows them.
 
 Errors have one shape everywhere: ``{"code", "message", "problems": [{"path", "code", "message"}]}``.
 Lists are paginated with opaque cursors (:func:`encode_cursor` / :func:`decode_cursor`).
@@ -100,6 +102,27 @@ Schema = Mapping[str, Any] | Callable[..., Mapping[str, Any]] | None
 
 
 @dataclass(frozen=True)
+class Link:
+    """An OpenAPI link from an operation's success answer to the operation ``target`` (its view's name):
+    each parameter of the target (``ticket_id``, ``header.If-Match``) from a runtime expression over
+    the answer or the request (``$response.body#/id``, ``$response.header.ETag``, ``$request.path.key``)."""
+
+    target: str
+    parameters: Mapping[str, str]
+    description: str = ""
+
+
+def link(target: str, description: str = "", /, **parameters: str) -> Link:
+    """``link("ticket_get", ticket_id="$response.body#/id")``; a header parameter is spelt
+    ``header_If_Match`` (``header.If-Match``)."""
+    named = {
+        ("header." + k.removeprefix("header_").replace("_", "-")) if k.startswith("header_") else k: v
+        for k, v in parameters.items()
+    }
+    return Link(target, named, description)
+
+
+@dataclass(frozen=True)
 class Operation:
     method: str
     rule: str  # Flask rule under /api/v1
@@ -121,6 +144,8 @@ class Operation:
     headers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: query parameters that must be given
     required_query: tuple[str, ...] = ()
+    #: what the success answer lets the caller do next (OpenAPI links)
+    links: tuple[Link, ...] = ()
 
 
 OPERATIONS: list[Operation] = []
@@ -143,6 +168,7 @@ def api(
     description: str = "",
     headers: Mapping[str, Mapping[str, Any]] | None = None,
     required_query: tuple[str, ...] = (),
+    links: tuple[Link, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare an API endpoint (see the module text)."""
 
@@ -162,6 +188,9 @@ def api(
             produces,
             consumes,
             description or (fn.__doc__ or "").strip(),
+            dict(headers or {}),
+            required_query,
+            links,
         )
         query_validators = {k: Draft202012Validator(v) for k, v in op.query.items()}
 

@@ -9,7 +9,7 @@ from flask import g, jsonify, request
 
 from engine import admin, auth
 from engine.errors import NotFoundError
-from server.api.core import api, current, plain
+from server.api.core import api, current, link, plain
 from server.app import platform
 from server.auth import COOKIE, client_ip, me_json
 
@@ -148,6 +148,7 @@ def my_tokens():
 @api(
     "POST",
     "/me/tokens",
+    links=(link("revoke_my_token", token_id="$response.body#/id"),),
     summary="Create an API token (shown once)",
     tag="me",
     scope="write",

@@ -88,6 +88,15 @@ def operation_doc(op: Operation) -> tuple[str, dict[str, Any]]:
         ok = {"description": "OK", "content": {m: {"schema": shape} for m in op.produces}}
     else:
         ok = {"description": "OK", "content": {"application/json": {"schema": _schema(op.response) or {}}}}
+    if op.links:
+        ok["links"] = {
+            lk.target: {
+                "operationId": lk.target,
+                "parameters": dict(lk.parameters),
+                **({"description": lk.description} if lk.description else {}),
+            }
+            for lk in op.links
+        }
     doc["responses"][str(op.status)] = ok
     codes = set(op.errors)
     if op.scope is not None:
@@ -108,6 +117,10 @@ def operation_doc(op: Operation) -> tuple[str, dict[str, Any]]:
 
 
 def openapi_document() -> dict[str, Any]:
+    names = {op.name for op in OPERATIONS}
+    broken = [(op.name, lk.target) for op in OPERATIONS for lk in op.links if lk.target not in names]
+    if broken:
+        raise ValueError(f"links to operations that do not exist: {broken}")
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         path, doc = operation_doc(op)

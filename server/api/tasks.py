@@ -12,7 +12,16 @@ from flask import g, jsonify
 from engine import inbox
 from engine.access import Principal, can_see
 from engine.errors import GongdanError, NotFoundError
-from server.api.core import CURSOR_QUERY, LIMIT_QUERY, api, decode_cursor, encode_cursor, page_schema, plain
+from server.api.core import (
+    CURSOR_QUERY,
+    LIMIT_QUERY,
+    api,
+    decode_cursor,
+    encode_cursor,
+    link,
+    page_schema,
+    plain,
+)
 from server.app import platform
 from server.auth import current
 
@@ -322,6 +331,13 @@ def _on_ticket(ticket_id: int, command: Callable[[Principal], Any]):
 @api(
     "GET",
     "/inbox/todos",
+    links=(
+        link("get_task", task_id="$response.body#/items/0/task"),
+        link("complete_task", task_id="$response.body#/items/0/task"),
+        link("approve_task", task_id="$response.body#/items/0/task"),
+        link("reject_task", task_id="$response.body#/items/0/task"),
+        link("release_task", task_id="$response.body#/items/0/task"),
+    ),
     summary="My todos: open tasks assigned to me",
     tag="inbox",
     query=LIST_QUERY,
@@ -336,6 +352,10 @@ def inbox_todos(q: dict[str, Any]):
 @api(
     "GET",
     "/inbox/queue",
+    links=(
+        link("get_task", task_id="$response.body#/items/0/task"),
+        link("claim_task", task_id="$response.body#/items/0/task"),
+    ),
     summary="My team's queue: unassigned tasks I may claim",
     tag="inbox",
     query=LIST_QUERY,
@@ -394,6 +414,7 @@ def list_views():
 @api(
     "POST",
     "/inbox/views",
+    links=(link("delete_view", view_id="$response.body#/id"),),
     summary="Save the current filters under a name",
     tag="inbox",
     scope="write",
@@ -437,6 +458,14 @@ def delete_view(view_id: int):
 @api(
     "GET",
     "/tasks/<int:task_id>",
+    links=(
+        link("claim_task", task_id="$request.path.task_id"),
+        link("complete_task", task_id="$request.path.task_id"),
+        link("approve_task", task_id="$request.path.task_id"),
+        link("reject_task", task_id="$request.path.task_id"),
+        link("return_task", task_id="$request.path.task_id"),
+        link("transfer_task", task_id="$request.path.task_id"),
+    ),
     summary="One task with what may be done with it",
     tag="tasks",
     errors=(404,),
@@ -459,6 +488,11 @@ def get_task(task_id: int):
 @api(
     "POST",
     "/tasks/<int:task_id>/claim",
+    links=(
+        link("get_task", task_id="$request.path.task_id"),
+        link("release_task", task_id="$request.path.task_id"),
+        link("complete_task", task_id="$request.path.task_id"),
+    ),
     summary="Claim a task from its pool",
     tag="tasks",
     scope="write",

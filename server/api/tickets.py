@@ -20,6 +20,7 @@ from server.api.core import (
     current,
     decode_cursor,
     encode_cursor,
+    link,
     page_schema,
     plain,
 )
@@ -325,6 +326,18 @@ def _expected_version() -> int | None:
 @api(
     "POST",
     "/apps/<key>/ticket_types/<ticket_type>/tickets",
+    links=(
+        link("ticket_get", ticket_id="$response.body#/id"),
+        link("ticket_update", ticket_id="$response.body#/id", header_If_Match="$response.header.ETag"),
+        link("ticket_events", ticket_id="$response.body#/id"),
+        link("ticket_as_of", ticket_id="$response.body#/id", at="$response.body#/updated_at"),
+        link("ticket_comment", ticket_id="$response.body#/id"),
+        link("ticket_watchers", ticket_id="$response.body#/id"),
+        link("ticket_watch", ticket_id="$response.body#/id"),
+        link("ticket_unwatch", ticket_id="$response.body#/id"),
+        link("withdraw_ticket", ticket_id="$response.body#/id"),
+        link("close_ticket", ticket_id="$response.body#/id"),
+    ),
     summary="Create a ticket",
     tag="tickets",
     scope="write",
@@ -370,6 +383,11 @@ def ticket_create(key: str, ticket_type: str, data: Any):
 @api(
     "GET",
     "/tickets/<int:ticket_id>",
+    links=(
+        link("ticket_update", ticket_id="$request.path.ticket_id", header_If_Match="$response.header.ETag"),
+        link("get_task", task_id="$response.body#/tasks/0/id"),
+        link("complete_task", task_id="$response.body#/tasks/0/id"),
+    ),
     summary="A ticket, its open tasks and what you may do",
     tag="tickets",
     response=TICKET_VIEW_SCHEMA,
@@ -389,6 +407,10 @@ def ticket_get(ticket_id: int):
 @api(
     "PATCH",
     "/tickets/<int:ticket_id>",
+    links=(
+        link("ticket_get", ticket_id="$request.path.ticket_id"),
+        link("ticket_events", ticket_id="$request.path.ticket_id"),
+    ),
     summary="Change fields of a ticket (If-Match required)",
     tag="tickets",
     scope="write",
@@ -424,6 +446,16 @@ def ticket_update(ticket_id: int, data: Any):
 @api(
     "GET",
     "/tickets",
+    links=(
+        link("ticket_get", ticket_id="$response.body#/items/0/id"),
+        link("ticket_events", ticket_id="$response.body#/items/0/id"),
+        link(
+            "ticket_create",
+            "Another ticket of the first one's type",
+            key="$response.body#/items/0/app",
+            ticket_type="$response.body#/items/0/ticket_type",
+        ),
+    ),
     summary="List and search tickets",
     tag="tickets",
     query=LIST_QUERY,
@@ -543,6 +575,10 @@ def ticket_as_of(ticket_id: int, q: dict[str, Any]):
 @api(
     "POST",
     "/tickets/<int:ticket_id>/comments",
+    links=(
+        link("ticket_events", ticket_id="$request.path.ticket_id"),
+        link("ticket_get", ticket_id="$request.path.ticket_id"),
+    ),
     summary="Comment on a ticket",
     tag="tickets",
     scope="write",
@@ -583,6 +619,10 @@ def ticket_watchers(ticket_id: int):
 @api(
     "POST",
     "/tickets/<int:ticket_id>/watchers",
+    links=(
+        link("ticket_watchers", ticket_id="$request.path.ticket_id"),
+        link("ticket_unwatch", ticket_id="$request.path.ticket_id"),
+    ),
     summary="Watch a ticket (yourself; staff may add others)",
     tag="tickets",
     scope="write",

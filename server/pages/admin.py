@@ -478,8 +478,8 @@ def channels():
 def set_channel():
     form = request.form
     name = form.get("name", "").strip()
-    if name == "robot.":
-        name = "robot." + form.get("robot", "").strip().lower()
+    if name in ("robot.", "hook."):
+        name += form.get("robot", "").strip().lower()
     try:
         channel_settings.set_channel(
             platform().db, platform().settings, current().user_id, name, form.get("url", ""), ip=client_ip()

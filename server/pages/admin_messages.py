@@ -258,6 +258,15 @@ register(
             "zh": "https://sms.example.cn/send#secret=… 或 aliyun://…",
             "en": "https://sms.example.cn/send#secret=… or aliyun://…",
         },
+        "admin.page.url_placeholder.hook": {
+            "zh": "Webhook 签名密钥(保存后不再显示)",
+            "en": "The webhook's signing secret (never shown again)",
+        },
+        "admin.page.add_hook": {
+            "zh": "添加 Webhook 签名密钥(应用定义中写 secret_ref: 名称)",
+            "en": "Add a webhook signing secret (the app definition says secret_ref: name)",
+        },
+        "admin.page.hook_name": {"zh": "密钥名称", "en": "Secret name"},
         "admin.page.url_placeholder.robot": {
             "zh": "dingtalk+https://oapi.dingtalk.com/robot/send?access_token=…#secret=…",
             "en": "dingtalk+https://oapi.dingtalk.com/robot/send?access_token=…#secret=…",

@@ -24,10 +24,11 @@ SECRET = "s3cret"
 
 
 def complaint_with_webhook(url: str) -> dict[str, Any]:
-    """The shipped complaint app plus a webhook ``crm`` on ``created``, signed with ``SECRET``; without
-    its rules, so the webhook row is the only effect of a new ticket."""
+    """The shipped complaint app plus a webhook ``crm`` on ``created``, signed with the secret stored as
+    ``hook.crm`` (``SECRET``, from GONGDAN_HOOK_CRM); without its rules, so the webhook row is the only
+    effect of a new ticket."""
     data = copy.deepcopy(read_source(APPS / "complaint.yaml").data)
-    data["webhooks"] = [{"id": "crm", "url": url, "events": ["created"], "secret": SECRET}]
+    data["webhooks"] = [{"id": "crm", "url": url, "events": ["created"], "secret_ref": "crm"}]
     for ticket_type in data["ticket_types"].values():
         ticket_type.pop("rules", None)
     return data
@@ -45,8 +46,10 @@ def outbox_row(db: Database, outbox_id: int) -> Any:
 
 @pytest.fixture(autouse=True)
 def allow_local_servers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The outbound guard refuses loopback addresses; these tests' peers run on 127.0.0.1."""
+    """The outbound guard refuses loopback addresses; these tests' peers run on 127.0.0.1. The webhook's
+    signing secret is in the environment, where the worker reads it."""
     monkeypatch.setenv("GONGDAN_OUTBOUND_ALLOW", "127.0.0.1")
+    monkeypatch.setenv("GONGDAN_HOOK_CRM", SECRET)
 
 
 @pytest.fixture
