@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import urlencode
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -216,17 +216,42 @@ def _buttons(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
     return list((payload.get("card") or {}).get("buttons") or ())
 
 
+#: Where DingTalk's in-app sign-in starts (server/sso.py ``/h5/<provider>``, docs/sso.md).
+DINGTALK_H5 = "/h5/dingtalk"
+TICKET_PATH = "/tickets/"
+
+
+def dingtalk_h5_url(link: str, **query: str) -> str:
+    """The ticket ``link`` (absolute, under GONGDAN_BASE_URL) opened through DingTalk's in-app sign-in:
+    ``<base>/h5/dingtalk?next=<the ticket's local path, with query>``, ``next`` encoded whole (its
+    ``?``, ``&`` and ``=`` as %3F, %26, %3D). A link to no ticket page is left as it is."""
+    base, found, rest = link.rpartition(TICKET_PATH)
+    if not found:
+        return link
+    path = TICKET_PATH + rest
+    if query:
+        path += ("&" if "?" in path else "?") + urlencode(query)
+    return f"{base}{DINGTALK_H5}?{urlencode({'next': path})}"
+
+
 def dingtalk_card(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """An ActionCard with one button per action and one to the ticket. A group robot's buttons open
-    their URL (the ticket's H5 page at that action); the same token comes back from an app's
-    interactive card through /im/callback/dingtalk."""
+    """An ActionCard with one button per action and one to the ticket. A group robot's buttons can
+    only open a URL: each goes through DingTalk's in-app sign-in (:func:`dingtalk_h5_url`) to the
+    ticket page with ``act`` and ``button`` (our token), where the signed-in assignee confirms the
+    action in one tap (server/pages/ticket.py); Open goes the same way to the plain ticket page. The
+    same token comes back from an app's interactive card through /im/callback/dingtalk."""
     card, link = payload["card"], str(payload.get("link") or "")
     title = str(payload.get("title") or "")
     btns = [
-        {"title": b["label"], "actionURL": f"{link}?act={b['action']}&button={quote(b['value'])}"}
+        {"title": b["label"], "actionURL": dingtalk_h5_url(link, act=b["action"], button=b["value"])}
         for b in _buttons(payload)
     ]
-    btns.append({"title": card.get("open_label") or t("im.open", payload.get("lang")), "actionURL": link})
+    btns.append(
+        {
+            "title": card.get("open_label") or t("im.open", payload.get("lang")),
+            "actionURL": dingtalk_h5_url(link),
+        }
+    )
     return {
         "msgtype": "actionCard",
         "actionCard": {
@@ -371,7 +396,9 @@ def _setting(name: str, vendor: str) -> str:
     return value
 
 
-def _fresh(stamp: Any, now: float, per_second: int) -> None:
+def check_window(stamp: Any, now: float, per_second: int) -> None:
+    """Refuse a signed callback whose timestamp (``per_second`` units) is outside the window (shared with
+    engine.org_events)."""
     try:
         seconds = int(str(stamp)) / per_second
     except ValueError:
@@ -380,7 +407,8 @@ def _fresh(stamp: Any, now: float, per_second: int) -> None:
         raise CallbackRefused("im.expired")
 
 
-def _json(body: bytes) -> dict[str, Any]:
+def json_object(body: bytes) -> dict[str, Any]:
+    """A callback body that must be a JSON object, else CallbackRefused (400)."""
     try:
         data = json.loads(body or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
@@ -417,11 +445,11 @@ def read_dingtalk(cb: Callback) -> Press:
         raise CallbackRefused("im.no_signature", what="timestamp, sign", provider="DingTalk")
     if not hmac.compare_digest(given.strip(), dingtalk_sign(stamp, secret)):
         raise CallbackRefused("im.bad_signature", setting=DINGTALK_SECRET, provider="DingTalk")
-    _fresh(stamp, cb.now, 1000)
-    data = _json(cb.body)
+    check_window(stamp, cb.now, 1000)
+    data = json_object(cb.body)
     content = data.get("content") or data.get("value") or {}
     if isinstance(content, str):
-        content = _json(content.encode())
+        content = json_object(content.encode())
     params = (content.get("cardPrivateData") or {}).get("params") or content.get("params") or {}
     user = data.get("userId") or data.get("staffId")
     return Press(
@@ -470,7 +498,8 @@ def wecom_decrypt(encrypted: str, aes_key: str) -> tuple[bytes, str]:
         raise CallbackRefused("im.bad_body", 400, reason="cannot decrypt") from None
 
 
-def _xml(text: bytes) -> dict[str, str]:
+def xml_fields(text: bytes) -> dict[str, str]:
+    """The child elements of a vendor's XML callback body (tag → text), else CallbackRefused (400)."""
     try:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
@@ -510,16 +539,16 @@ def read_wecom(cb: Callback) -> Press:
     signature, stamp, nonce = (cb.args.get(k) for k in ("msg_signature", "timestamp", "nonce"))
     if not signature or not stamp or not nonce:
         raise CallbackRefused("im.no_signature", what="msg_signature, timestamp, nonce", provider="WeCom")
-    encrypted = (cb.args.get("echostr") if cb.method == "GET" else _xml(cb.body).get("Encrypt")) or ""
+    encrypted = (cb.args.get("echostr") if cb.method == "GET" else xml_fields(cb.body).get("Encrypt")) or ""
     if not hmac.compare_digest(signature, wecom_signature(token, stamp, nonce, encrypted)):
         raise CallbackRefused("im.bad_signature", setting=WECOM_TOKEN, provider="WeCom")
-    _fresh(stamp, cb.now, 1)
+    check_window(stamp, cb.now, 1)
     plain, receiver = wecom_decrypt(encrypted, aes_key)
     if corp and receiver != corp:
         raise CallbackRefused("im.bad_signature", setting=WECOM_CORP_ID, provider="WeCom")
     if cb.method == "GET":
         return Press("wecom", "", [], "", answer={"text": plain.decode()})
-    event = _xml(plain)
+    event = xml_fields(plain)
     user = event.get("FromUserName")
     return Press(
         "wecom",
@@ -590,10 +619,10 @@ def read_feishu(cb: Callback) -> Press:
         raise CallbackRefused("im.no_signature", what="X-Lark-Signature", provider="Feishu")
     if not hmac.compare_digest(given.strip(), feishu_signature(stamp, nonce, encrypt_key, cb.body)):
         raise CallbackRefused("im.bad_signature", setting=FEISHU_ENCRYPT_KEY, provider="Feishu")
-    _fresh(stamp, cb.now, 1)
-    data = _json(cb.body)
+    check_window(stamp, cb.now, 1)
+    data = json_object(cb.body)
     if "encrypt" in data:
-        data = _json(feishu_decrypt(str(data["encrypt"]), encrypt_key))
+        data = json_object(feishu_decrypt(str(data["encrypt"]), encrypt_key))
     if data.get("type") == "url_verification":
         return Press("feishu", "", [], "", answer={"challenge": data.get("challenge")})
     schema = data.get("schema")
@@ -645,14 +674,16 @@ def press(runtime: Any, found: Press, now: float) -> Pressed:
 
 
 def _act(runtime: Any, found: Press, task_id: int, action: str) -> Pressed:
+    from engine.org_sync import event_id_provider  # org_sync -> jobs -> channels -> this module
+
     with runtime.db.read() as conn:
         user = None
         if found.subjects:
             user = conn.execute(
                 select(User.id, User.display_name)
                 .join(UserIdentity, UserIdentity.user_id == User.id)
-                .where(
-                    UserIdentity.provider == found.provider,
+                .where(  # DingTalk names the presser by userid; sign-in and sync link people by unionId
+                    UserIdentity.provider.in_((found.provider, event_id_provider(found.provider))),
                     UserIdentity.subject.in_(found.subjects),
                     User.is_active.is_(True),
                 )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -30,6 +31,7 @@ from engine.forms.fields import option_values, sanitize_html
 from engine.forms.permissions import EDITABLE, HIDDEN, READONLY, FieldAccess
 from engine.forms.render import form_styles, render_form
 from engine.i18n import t, text_of
+from engine.im_cards import CallbackRefused, read_token
 from engine.people import user_id
 from engine.portal import ticket_title
 from engine.ticket_view import TicketView, action_label, pool_label, ticket_type_spec, ticket_view
@@ -115,7 +117,42 @@ def _page(
         is_admin=principal.is_admin,
         holds_any=any(t_.holds for t_ in view.tasks),
         keep=kept_lang(),
+        card=card_prompt(view, principal, lang) if request.method == "GET" else None,
     )
+
+
+# --------------------------------------------------------------------------- a card's button
+def card_prompt(view: TicketView, principal: Any, lang: str) -> dict[str, Any] | None:
+    """What a DingTalk card's Approve / Reject button (``?act=approve&button=TOKEN``, engine/im_cards.py)
+    asks of the page: the question with a Confirm that posts the page's own action form, or why it
+    cannot be done. Opening the link never acts by itself (IM clients prefetch and unfurl links)."""
+    act, token = request.args.get("act"), request.args.get("button")
+    if act is None and token is None:
+        return None
+    try:
+        task_id, action = read_token(token, time.time())
+    except CallbackRefused as exc:
+        return {"refused": exc.message(lang), "why": exc.code}
+    task = next(
+        (x for x in platform().runtime.tasks(view.ticket.id, status=None) if x["id"] == task_id), None
+    )
+    if task is None or act != action:  # a token of another ticket's task, or an edited ``act``
+        return {"refused": t("im.forged_button", lang), "why": "im.forged_button"}
+    shown = Shown(view, lang)
+    if task["status"] == "waiting":
+        return {"refused": t("ticket.card.waiting", lang), "why": "waiting"}
+    if task["status"] != "open":
+        return {"refused": t("ticket.card.decided", lang), "why": "decided"}
+    if principal.user_id not in (task["assignee_id"], task["delegated_from"]):
+        holder = shown.person(task["assignee_id"]) if task["assignee_id"] is not None else "-"
+        return {"refused": t("ticket.card.not_yours", lang, holder=holder), "why": "not_assignee"}
+    return {
+        "task": task_id,
+        "action": action,
+        "question": t(f"ticket.card.ask.{action}", lang, number=view.ticket.number),
+        "stage": shown.node(task["node_id"]),
+        "confirm": t(f"ticket.card.confirm.{action}", lang),
+    }
 
 
 def _input_form(

@@ -87,6 +87,28 @@ register(
         "span.minutes": {"zh": "{n} 分钟", "en": "{n} min"},
         "span.hours": {"zh": "{n} 小时", "en": "{n} h"},
         "span.days": {"zh": "{n} 天", "en": "{n} d"},
+        # --- a DingTalk card's Approve / Reject button opened on the page (?act=…&button=…)
+        "ticket.card.ask.approve": {"zh": "同意工单 {number}?", "en": "Approve ticket {number}?"},
+        "ticket.card.ask.reject": {"zh": "驳回工单 {number}?", "en": "Reject ticket {number}?"},
+        "ticket.card.confirm.approve": {"zh": "确认同意", "en": "Confirm approve"},
+        "ticket.card.confirm.reject": {"zh": "确认驳回", "en": "Confirm reject"},
+        "ticket.card.cancel": {"zh": "取消", "en": "Cancel"},
+        "ticket.card.stage": {"zh": "阶段:{stage}", "en": "Stage: {stage}"},
+        "ticket.card.waiting": {
+            "zh": "还没轮到您审批(等待前序审批),卡片上的按钮暂不能使用。轮到您时会再通知您。",
+            "en": "It is not your turn yet (an earlier approver comes first), so the card's button does "
+            "nothing now. You will be notified when it is your turn.",
+        },
+        "ticket.card.decided": {
+            "zh": "这项审批已经处理过了,卡片上的按钮不再有效,未执行任何操作。",
+            "en": "This approval has been decided already; the card's button no longer applies and "
+            "nothing was done.",
+        },
+        "ticket.card.not_yours": {
+            "zh": "这项审批当前由 {holder} 处理,不是您,卡片上的按钮对您无效,未执行任何操作。",
+            "en": "This approval is with {holder}, not you, so the card's button does nothing for you; "
+            "nothing was done.",
+        },
         # --- notices after a command
         "done.saved": {"zh": "已保存。", "en": "Saved."},
         "done.acted": {"zh": "已提交。", "en": "Done."},

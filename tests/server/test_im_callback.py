@@ -17,9 +17,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from engine.im_cards import button_token
+from engine.org_sync import event_id_provider
 from engine.store.models import UserIdentity
 from engine.store.types import utcnow
 
@@ -159,8 +160,9 @@ def sent_cards(im) -> dict[str, dict]:
 def approve_token(vendor: str, card: dict) -> str:
     """The Approve button's value, read out of the card as the vendor received it."""
     if vendor == "dingtalk":
-        url = card["actionCard"]["btns"][0]["actionURL"]
-        return parse_qs(urlsplit(url).query)["button"][0]
+        url = card["actionCard"]["btns"][0]["actionURL"]  # /h5/dingtalk?next=/tickets/<id>?act=…&button=…
+        ticket_page = parse_qs(urlsplit(url).query)["next"][0]
+        return parse_qs(urlsplit(ticket_page).query)["button"][0]
     if vendor == "wecom":
         return card["template_card"]["button_list"][0]["key"]
     actions = next(e for e in card["card"]["elements"] if e["tag"] == "action")["actions"]
@@ -212,6 +214,28 @@ def test_the_assignee_approves_from_the_card_and_the_flow_moves_on(im, vendor):
     else:
         assert answer.json["toast"]["content"] == "已由 Alice 同意"
         assert answer.json["card"]["data"]["header"]["template"] == "green"
+
+
+def test_a_dingtalk_user_linked_by_union_id_approves_with_the_userid_the_card_names(im):
+    # sign-in and org sync link a DingTalk person by unionId and keep the userid the callbacks name apart
+    with im.db.write() as conn:
+        conn.execute(
+            update(UserIdentity)
+            .where(UserIdentity.user_id == im.id("alice"), UserIdentity.provider == "dingtalk")
+            .values(subject="union-alice")
+        )
+        conn.execute(
+            insert(UserIdentity).values(
+                user_id=im.id("alice"), provider=event_id_provider("dingtalk"), subject=SUBJECTS["dingtalk"],
+                created_at=utcnow(),
+            )
+        )  # fmt: skip
+    ticket_id, _ = at_review(im)
+
+    answer = press(im, "dingtalk", approve_token("dingtalk", sent_cards(im)["dingtalk"]))
+
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert ticket_status(im, ticket_id) == ("closed", None)
 
 
 def test_the_reject_button_sends_the_ticket_back(im):
