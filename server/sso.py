@@ -12,6 +12,7 @@ only ever redirects to a local path (server.auth.safe_next).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -87,20 +88,36 @@ def _keep_pending(response: Any, pending: PendingLogin) -> Any:
 @bp.get("/login/<name>/callback")
 def callback(name: str):
     """The provider sends the browser back here: check it, open a session, go on."""
+    return _finish_login(
+        name, request.args.to_dict(), _callback_url(name), lambda exc, _next: _login_error(exc)
+    )
+
+
+def _finish_login(
+    name: str,
+    params: dict[str, str],
+    callback_url: str,
+    on_error: Callable[[GongdanError, str], Any],
+    in_app: bool = False,
+) -> Any:
+    """Check what the provider sent back against the pending sign-in, open a session and go on to
+    the page the person was going to; ``on_error`` answers a refusal (with that page)."""
     pending = decode_pending(request.cookies.get(PENDING_COOKIE))
+    next_path = safe_next(pending.next if pending else "/")
     try:
         token, info = finish(
             platform().settings,
             platform().db,
             name,
             pending,
-            request.args.to_dict(),
-            _callback_url(name),
+            params,
+            callback_url,
             ip=client_ip(),
+            in_app=in_app,
         )
     except GongdanError as exc:
-        return _login_error(exc)
-    response = make_response(redirect(safe_next(pending.next if pending else "/"), code=303))
+        return on_error(exc, next_path)
+    response = make_response(redirect(next_path, code=303))
     response.delete_cookie(PENDING_COOKIE, path="/login")
     _set_cookie(response, token, info)
     return response
@@ -177,25 +194,13 @@ def h5_code(name: str):
 
 
 def _finish_in_app(name: str, params: dict[str, str]) -> Any:
-    pending = decode_pending(request.cookies.get(PENDING_COOKIE))
-    next_path = safe_next(pending.next if pending else "/")
-    try:
-        token, info = finish(
-            platform().settings,
-            platform().db,
-            name,
-            pending,
-            params,
-            _in_app_callback(name),
-            ip=client_ip(),
-            in_app=True,
-        )
-    except GongdanError as exc:
-        return _h5_error(name, exc, next_path)
-    response = make_response(redirect(next_path, code=303))
-    response.delete_cookie(PENDING_COOKIE, path="/login")
-    _set_cookie(response, token, info)
-    return response
+    return _finish_login(
+        name,
+        params,
+        _in_app_callback(name),
+        lambda exc, next_path: _h5_error(name, exc, next_path),
+        in_app=True,
+    )
 
 
 @bp.post("/login/<name>")
