@@ -222,6 +222,41 @@ def _ids(value: Any) -> list[str]:
     return [str(v) for v in values if v not in (None, "")]
 
 
+def _open_sealed(
+    adapter: Provider,
+    cb: Callback,
+    vendor: str,
+    encrypted_of: Callable[[], str],
+    receivers: tuple[str | None, ...],
+    receiver_setting: str,
+    per_second: int,
+) -> tuple[str, str, str, str, bytes, str]:
+    """DingTalk's and WeCom's envelope (the same scheme): ``msg_signature`` (DingTalk also says
+    ``signature``), ``timestamp`` and ``nonce`` in the query, a SHA1 signature over the token, them
+    and the ciphertext, AES with the EncodingAESKey, and the receiver the plaintext names. Checked in
+    that order; (token, AES key, timestamp, nonce, plaintext, receiver)."""
+    token = _needed(adapter, "event_token", vendor)
+    aes_key = _needed(adapter, "event_aes_key", vendor)
+    signature = cb.args.get("msg_signature") or cb.args.get("signature")
+    stamp, nonce = cb.args.get("timestamp"), cb.args.get("nonce")
+    if not signature or not stamp or not nonce:
+        raise CallbackRefused("im.no_signature", what="msg_signature, timestamp, nonce", provider=vendor)
+    encrypted = encrypted_of()
+    if not hmac.compare_digest(signature, wecom_signature(token, stamp, nonce, encrypted)):
+        raise CallbackRefused("im.bad_signature", setting=_env(adapter, "event_token"), provider=vendor)
+    check_window(stamp, cb.now, per_second)
+    plain, receiver = wecom_decrypt(encrypted, aes_key)
+    if receiver not in receivers:
+        raise CallbackRefused(
+            "org.events_wrong_receiver",
+            401,
+            receiver=receiver[:64],
+            setting=_env(adapter, receiver_setting),
+            provider=vendor,
+        )
+    return token, aes_key, stamp, nonce, plain, receiver
+
+
 # ---------------------------------------------------------------------------- DingTalk
 DINGTALK_USER = {
     "user_add_org": False,
@@ -238,25 +273,15 @@ def read_dingtalk(adapter: Provider, cb: Callback) -> Delivery:
     ``timestamp`` (ms) and ``nonce`` in the query, ``{"encrypt": ...}`` in the body, encrypted like
     WeCom's with the app's key (or, for older apps, the CorpId) as receiver. Every answer, the
     ``check_url`` handshake too, is an encrypted "success"."""
-    token = _needed(adapter, "event_token", "DingTalk")
-    aes_key = _needed(adapter, "event_aes_key", "DingTalk")
-    signature = cb.args.get("msg_signature") or cb.args.get("signature")
-    stamp, nonce = cb.args.get("timestamp"), cb.args.get("nonce")
-    if not signature or not stamp or not nonce:
-        raise CallbackRefused("im.no_signature", what="msg_signature, timestamp, nonce", provider="DingTalk")
-    encrypted = str(json_object(cb.body).get("encrypt") or "")
-    if not hmac.compare_digest(signature, wecom_signature(token, stamp, nonce, encrypted)):
-        raise CallbackRefused("im.bad_signature", setting=_env(adapter, "event_token"), provider="DingTalk")
-    check_window(stamp, cb.now, 1000)
-    plain, receiver = wecom_decrypt(encrypted, aes_key)
-    if receiver not in (adapter.config["client_id"], adapter.config.get("corp_id")):
-        raise CallbackRefused(
-            "org.events_wrong_receiver",
-            401,
-            receiver=receiver[:64],
-            setting=_env(adapter, "client_id"),
-            provider="DingTalk",
-        )
+    token, aes_key, stamp, nonce, plain, receiver = _open_sealed(
+        adapter,
+        cb,
+        "DingTalk",
+        lambda: str(json_object(cb.body).get("encrypt") or ""),
+        (adapter.config["client_id"], adapter.config.get("corp_id")),
+        "client_id",
+        per_second=1000,
+    )
     data = json_object(plain)
     event = str(data.get("EventType") or "")
     changes: list[Change] = []
@@ -298,24 +323,15 @@ def read_wecom(adapter: Provider, cb: Callback) -> Delivery:
     """WeCom's contact change callback: ``msg_signature``, ``timestamp``, ``nonce`` in the query; the
     XML body's ``Encrypt`` decrypts to a ``change_contact`` event (``ChangeType``, ``UserID`` or
     ``Id``). A GET is the URL check: its ``echostr`` is answered decrypted."""
-    token = _needed(adapter, "event_token", "WeCom")
-    aes_key = _needed(adapter, "event_aes_key", "WeCom")
-    signature, stamp, nonce = (cb.args.get(k) for k in ("msg_signature", "timestamp", "nonce"))
-    if not signature or not stamp or not nonce:
-        raise CallbackRefused("im.no_signature", what="msg_signature, timestamp, nonce", provider="WeCom")
-    encrypted = (cb.args.get("echostr") if cb.method == "GET" else xml_fields(cb.body).get("Encrypt")) or ""
-    if not hmac.compare_digest(signature, wecom_signature(token, stamp, nonce, encrypted)):
-        raise CallbackRefused("im.bad_signature", setting=_env(adapter, "event_token"), provider="WeCom")
-    check_window(stamp, cb.now, 1)
-    plain, receiver = wecom_decrypt(encrypted, aes_key)
-    if receiver != adapter.config["corp_id"]:
-        raise CallbackRefused(
-            "org.events_wrong_receiver",
-            401,
-            receiver=receiver[:64],
-            setting=_env(adapter, "corp_id"),
-            provider="WeCom",
-        )
+    _, _, stamp, nonce, plain, _ = _open_sealed(
+        adapter,
+        cb,
+        "WeCom",
+        lambda: (cb.args.get("echostr") if cb.method == "GET" else xml_fields(cb.body).get("Encrypt")) or "",
+        (adapter.config["corp_id"],),
+        "corp_id",
+        per_second=1,
+    )
     if cb.method == "GET":
         return Delivery("wecom", "verify", (plain, "text/plain"))
     data = xml_fields(plain)

@@ -77,11 +77,18 @@ def _no_values(values: Mapping[str, Any]) -> tuple[()]:
     return ()
 
 
+#: The hot statements are module constants, a few dozen forms in all; past this many a caller is
+#: building statements per call, which this module must not keep alive one by one.
+MAX_PREPARED = 512
+
+
 def _prepared(conn: Connection, stmt: ClauseElement, keys: tuple[str, ...]) -> _Prepared | None:
     key = (id(stmt), conn.dialect.name, keys)
     try:
         return _PREPARED[key]
     except KeyError:
+        if len(_PREPARED) >= MAX_PREPARED:
+            return None  # not kept: SQLAlchemy runs it (with its own statement cache)
         prepared = _prepare(conn, stmt, keys)
         _KEEP[id(stmt)] = stmt
         _PREPARED[key] = prepared
