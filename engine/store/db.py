@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
@@ -27,6 +29,23 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+_ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _no_default(value: Any) -> Any:
+    raise TypeError(type(value).__name__)
+
+
+def json_text(value: Any) -> str:
+    """A JSON column's text: orjson (every command writes a dozen documents; ~5x faster), and the
+    standard library where orjson stops — integers beyond 64 bits — so what json accepts is
+    stored as before, and what it refuses (datetimes, dataclasses, Decimals) is still refused."""
+    try:
+        return orjson.dumps(value, default=_no_default, option=_ORJSON).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def _sqlite_begin(conn: Connection) -> None:
     # A write transaction takes the write lock up front (BEGIN IMMEDIATE): two writers then queue
     # on busy_timeout instead of failing with "database is locked" when a reader upgrades.
@@ -37,6 +56,7 @@ def _sqlite_begin(conn: Connection) -> None:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; for SQLite the file's folder is created and WAL is switched on."""
     parsed = make_url(url)
+    kwargs.setdefault("json_serializer", json_text)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
