@@ -3,7 +3,8 @@ target needs them), WHERE its filters, the viewer's scope and field masks, GROUP
 
 :class:`Build` turns targets into column expressions for one query; every query of a report (the
 aggregate, the top-N ranking, a drill-down page, its count) is made by the same methods, so a
-drill-down selects exactly the tickets a cell counted. Field permissions apply here, in one place:
+drill-down selects exactly the tickets a cell counted; a top-N report selects its tickets once, as a
+CTE both its ranking and its groups read (:class:`Rows`). Field permissions apply here, in one place:
 a field hidden from the viewer at a stage is NULL for the tickets in that stage (:meth:`Build.masked`),
 and the viewer's record scope is one WHERE clause (:meth:`Build.scope`).
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import calendar as _calendar
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -55,6 +56,10 @@ from engine.reports.spec import (
 from engine.store.models import App, Record, TicketMetrics, User
 
 TM, R, U, A = (m.__table__ for m in (TicketMetrics, Record, User, App))
+#: The aliases every query reads metrics and records by. One pair for all: each sub-query (a CTE) is
+#: its own scope in SQL, and making an alias's columns costs more than running a small report.
+METRICS_ALIAS, RECORDS_ALIAS = TM.alias("m"), R.alias("r")
+METRICS_ALIAS.c, RECORDS_ALIAS.c  # noqa: B018  (made once, at import, not by concurrent first readers)
 DEFAULT_ZONE = "Asia/Shanghai"
 
 
@@ -84,9 +89,20 @@ class Viewer:
         )
 
 
+@dataclass(frozen=True)
+class Rows:
+    """The report's tickets computed once (a CTE): a column per target (masked already) and per
+    condition a measure or the period split tests; the statement's other parts read it, not the tables."""
+
+    table: FromClause
+    targets: Mapping[str, str]  # target name → column
+    conditions: Mapping[int, str]  # id() of a Condition → column
+
+
 @dataclass
 class Build:
-    """Column expressions of one query over one ticket type, for one viewer at one moment."""
+    """Column expressions of one query over one ticket type, for one viewer at one moment; over
+    :class:`Rows` when given (its targets and conditions are then columns of those rows)."""
 
     dialect: str
     spec: ReportSpec
@@ -95,6 +111,7 @@ class Build:
     viewer: Viewer | None
     now: dt.datetime
     zone: str
+    rows: Rows | None = None
     m: FromClause = field(init=False)
     r: FromClause = field(init=False)
     needs_record: bool = field(default=False, init=False)
@@ -102,11 +119,13 @@ class Build:
     _joins: list[tuple[FromClause, ColumnElement[Any]]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
-        self.m = TM.alias("m")
-        self.r = R.alias("r")
+        self.m = METRICS_ALIAS
+        self.r = RECORDS_ALIAS
 
     # ------------------------------------------------------------------ targets
     def target(self, t: Target) -> ColumnElement[Any]:
+        if self.rows is not None:
+            return self.rows.table.c[self.rows.targets[t.name]]
         return self.masked(t, self._raw(t))
 
     def _raw(self, t: Target) -> ColumnElement[Any]:
@@ -151,6 +170,8 @@ class Build:
 
     # ------------------------------------------------------------------ filters
     def condition(self, c: Condition) -> ColumnElement[Any]:
+        if self.rows is not None:
+            return self.rows.table.c[self.rows.conditions[id(c)]]
         x = self.target(c.target)
         kind = c.target.kind
         if c.op in sql_relative:
@@ -261,22 +282,32 @@ class Build:
 
     # ------------------------------------------------------------------ the query frame
     def where(self, extra: Sequence[Condition] = ()) -> list[ColumnElement[Any]]:
+        if self.rows is not None:
+            return []  # the rows are the filtered tickets already
         app_id = select(A.c.id).where(A.c.key == self.app_key).scalar_subquery()
         clauses = [self.m.c.app_id == app_id, self.m.c.ticket_type == self.spec.ticket_type, self.scope()]
         clauses += [self.condition(c) for c in (*self.spec.filters, *extra)]
         return clauses
 
     def source(self) -> FromClause:
-        """The FROM clause: metrics, plus records and people only when a target read them."""
+        """The FROM clause: metrics, plus records and people only when a target read them.
+
+        Records are joined on their app and type too (the metrics' own): the planner then reads only
+        that type's records, from ``ix_records_app_type_stage`` when the stage is all it needs.
+        """
+        if self.rows is not None:
+            return self.rows.table
         frm: FromClause = self.m
         if self.needs_record:
-            frm = frm.join(self.r, self.r.c.id == self.m.c.record_id)
+            m, r = self.m.c, self.r.c
+            on = and_(r.id == m.record_id, r.app_id == m.app_id, r.ticket_type == m.ticket_type)
+            frm = frm.join(self.r, on)
         for alias, on in self._joins:
             frm = frm.outerjoin(alias, on)
         return frm
 
 
-#: A function returning a fresh Build (its own table aliases) for each sub-query of a statement.
+#: A function returning a fresh Build (its own joins and flags) for each sub-query of a statement.
 BuildFactory = Any
 sql_relative = frozenset({"last", "this", "previous"})
 _COMPARE = {
@@ -369,6 +400,11 @@ def aggregate(
     """The report's one statement: dimensions and measures grouped, top-N and others, sorted."""
     b = builds()
     spec = b.spec
+    if spec.top and spec.dimensions:
+        # The top-N ranking and the report read the same tickets: select them once.
+        rows = _rows(builds, extra, period)
+        builds = _over(builds, rows)
+        b = builds()
     keys = [b.dimension(d) for d in spec.dimensions]
     where = b.where(extra)
     other_flag: ColumnElement[Any] | None = None
@@ -404,6 +440,30 @@ def aggregate(
     if order:
         stmt = stmt.order_by(*order)
     return stmt.limit(max_groups + 1)
+
+
+def _rows(builds: BuildFactory, extra: Sequence[Condition], period: Condition | None) -> Rows:
+    """The report's tickets as a CTE: its filters applied, each target and measure condition a column."""
+    b = builds()
+    spec = b.spec
+    targets: dict[str, ColumnElement[Any]] = {}
+    for t in [*(d.target for d in spec.dimensions), *(ms.target for ms in spec.measures if ms.target)]:
+        targets.setdefault(t.name, b.target(t))
+    tests = [ms.condition for ms in spec.measures if ms.condition is not None]
+    tests += [period] if period is not None else []
+    conditions = {id(c): b.condition(c) for c in tests}
+    where = b.where(extra)
+    names = {name: f"t{i}" for i, name in enumerate(targets)}
+    tested = {key: f"c{i}" for i, key in enumerate(conditions)}
+    columns = [x.label(names[n]) for n, x in targets.items()]
+    columns += [x.label(tested[k]) for k, x in conditions.items()]
+    table = select(*columns).select_from(b.source()).where(*where).cte("report_rows")
+    return Rows(table, names, tested)
+
+
+def _over(builds: BuildFactory, rows: Rows) -> BuildFactory:
+    """A build factory whose builds read ``rows``."""
+    return lambda: replace(builds(), rows=rows)
 
 
 def _group_keys(b: Build, group: Sequence[str]) -> list[ColumnElement[Any]]:

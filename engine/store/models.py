@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -155,6 +156,8 @@ class Record(Base):
         Index("ix_records_app_type_created", "app_id", "ticket_type", "created_at"),
         Index("ix_records_app_stage", "app_id", "stage"),
         Index("uq_records_app_type_external_ref", "app_id", "ticket_type", "external_ref", unique=True),
+        #: reports read a ticket's stage from here, not from the wide rows (see migration 0011)
+        Index("ix_records_app_type_stage", "app_id", "ticket_type", "id", "stage"),
     )
 
 
@@ -395,6 +398,17 @@ class TicketMetrics(Base):
         Index(
             "ix_ticket_metrics_team",
             *("team", "app_id", "ticket_type", "created_at", "resolution_hours", "sla_breached"),
+        ),
+        #: every column a report reads, so a report over a ticket type reads this index and not the
+        #: rows, which carry the fold's state; PostgreSQL only (see migration 0011)
+        Index(
+            "ix_ticket_metrics_report",
+            *("app_id", "ticket_type", "created_at", "status", "closed_at", "team", "owner_id"),
+            *("created_by", "satisfaction", "sla_breached", "response_breached", "resolution_breached"),
+            *("first_response_at", "first_response_hours", "first_response_business_hours"),
+            *("resolution_hours", "resolution_business_hours", "waiting_hours", "transfers", "returns"),
+            *("reopens", "record_id"),
+            sqlite_where=text("0"),
         ),
     )
 
