@@ -12,7 +12,12 @@ submitted one.
 :meth:`Importer.check` is the dry run: every row's problems (row number, column, message) and
 nothing written but the job. :meth:`Importer.run` imports the valid rows in batches (``BATCH``
 rows, one transaction each, with the job's ``done_rows`` in the same transaction): a crash loses at
-most the batch in flight and a re-run goes on after ``done_rows``. Every ticket carries
+most the batch in flight and a re-run goes on after ``done_rows``. On the site both are tasks on the
+job queue (:func:`work`): an upload leaves its job ``checking`` (:meth:`Importer.open_check`), a run
+leaves it ``running`` (:meth:`Importer.begin`), each under a claim token; the worker holding the
+token writes progress and the heartbeat (``updated_at``) as it goes, and the minute tick hands a job
+whose heartbeat stopped to another worker under a new token (:func:`claim_stale`), which goes on
+where it stopped. Every ticket carries
 ``external_ref`` (the sheet's ticket number, else a hash of the row), so a re-run — or importing
 the same file again, or an export of it — creates nothing new. Each imported ticket gets one
 ``imported`` event (the truth its metrics are folded from) and its ``ticket_metrics`` row, so last
@@ -26,20 +31,22 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 import engine.ticket_import_messages  # noqa: F401  (registers the messages)
 from engine.definitions.model import FieldDef
-from engine.errors import ConflictError, FormError, InputError, NotFoundError, Problem
+from engine.errors import ConflictError, FormError, GongdanError, InputError, NotFoundError, Problem
 from engine.flows.commands import SAVE_INSTANCE
 from engine.flows.spec import PEOPLE, WAITING
 from engine.forms.spec import Env, is_empty
@@ -80,6 +87,8 @@ from engine.ticket_values import (
     parse_moment,
 )
 
+log = logging.getLogger("gongdan.imports")
+
 R, E, FI, TM, TS, UV, J = (
     m.__table__ for m in (Record, Event, FlowInstance, TicketMetrics, TicketStageTime, UniqueValue, ImportJob)
 )
@@ -89,8 +98,11 @@ BATCH = 1000
 #: Row problems kept on the job (the count is always exact; a sheet with more shows the first ones).
 STORED_ERRORS = 2000
 REF_LIMIT = 128
-#: A job marked running but silent for this long was cut off (a crash): a new run may resume it.
+#: A job checking or running whose heartbeat (``updated_at``) stopped this long ago was cut off (its
+#: worker killed or recycled): the minute tick hands it to another worker, and a new run may take it.
 STALE_RUN = dt.timedelta(minutes=2)
+#: The statuses a worker holds a job in.
+ACTIVE = ("checking", "running")
 DEFAULT_TZ = "Asia/Shanghai"
 SPECIAL = ("_number", "_created_at", "_closed_at", "_stage", "_status", "_created_by", "_assignee")
 #: Field types a sheet cannot fill: files need uploads, computed values are Gongdan's own.
@@ -426,13 +438,19 @@ def saved_mapping(db: Any, app_id: int, ticket_type: str, name: str) -> dict[str
     return dict(found)
 
 
+def mapping_name(name: str | None) -> str:
+    """A mapping's name as kept (trimmed); InputError when empty or over 100 characters."""
+    name = (name or "").strip()
+    if not 0 < len(name) <= 100:
+        raise InputError("import.mapping_name", problems=[Problem("name", "import.mapping_name")])
+    return name
+
+
 def save_mapping(
     db: Any, app_key: str, ticket_type: str, name: str, mapping: Mapping[str, Any], actor: int | None
 ) -> None:
     """Keep a mapping under ``name`` (replacing one of the same name), so next month's sheet maps itself."""
-    name = (name or "").strip()
-    if not 0 < len(name) <= 100:
-        raise InputError("import.mapping_name", problems=[Problem("name", "import.mapping_name")])
+    name = mapping_name(name)
     columns = {"columns": mapping_columns(mapping)}
     with db.write() as conn:
         app_id = _app_id(conn, app_key)
@@ -476,6 +494,97 @@ def _app_id(conn: Connection, app_key: str) -> int:
     return found
 
 
+# =============================================================================== holding a job
+class JobLost(Exception):
+    """The job is no longer held under this worker's token (the tick gave it to another worker when
+    this one fell silent): stop, and write nothing more."""
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex
+
+
+def beat(db: Any, job_id: int, token: str, **values: Any) -> None:
+    """The heartbeat of the worker holding the job under ``token``, with whatever progress
+    ``values`` bring; JobLost when the job is held under another token now."""
+    with db.write() as conn:
+        held = update(J).where(J.c.id == job_id, J.c.claim_token == token)
+        if not conn.execute(held.values(updated_at=utcnow(), **values)).rowcount:
+            raise JobLost(job_id)
+
+
+def held_job(db: Any, job_id: int, token: str) -> dict[str, Any]:
+    """The job's row (with its app's key) if it is held under ``token``, else JobLost."""
+    job = job_row(db, job_id)
+    if job["claim_token"] != token:
+        raise JobLost(job_id)
+    return job
+
+
+def job_source(job: Mapping[str, Any]) -> Source:
+    """The kept file a job's check or run reads (its path recorded by the upload or the last run)."""
+    path = Path(str((job.get("mapping") or {}).get("path") or ""))
+    if not path.name or not path.is_file():
+        raise InputError("import.file_gone", ident=job.get("id"))
+    return Source(path, str(job.get("filename") or path.name), str(job.get("file_sha256") or ""))
+
+
+def fail_job(db: Any, job_id: int, exc: BaseException, token: str | None = None) -> None:
+    """The job stopped on ``exc``: marked failed, the reason (and each of its problems, e.g. every
+    problem of a mapping) kept as row-0 problems. With ``token``, only while the job is held under it."""
+    code = getattr(exc, "code", None) or "error.internal"
+    params = dict(getattr(exc, "params", None) or {})
+    failed = [problem(0, "", code, params)]
+    for p in getattr(exc, "problems", None) or []:
+        failed.append(problem(0, p.path.removeprefix("mapping.columns").lstrip("."), p.code, p.params))
+    with db.write() as conn:
+        where = [J.c.id == job_id] + ([J.c.claim_token == token] if token else [])
+        errors = conn.execute(select(J.c.errors).where(*where)).scalar()
+        if errors is None:  # gone, or held by another worker now
+            return
+        conn.execute(
+            update(J)
+            .where(*where)
+            .values(status="failed", errors=[*errors, *failed], updated_at=utcnow(), claim_token=None)
+        )
+
+
+def claim_stale(db: Any, now: dt.datetime) -> list[tuple[int, str]]:
+    """Jobs left ``checking`` or ``running`` by a worker silent since ``now - STALE_RUN``, each taken
+    under a new token by one conditional UPDATE (two ticks at once never both win one): (id, token)."""
+    due = and_(J.c.status.in_(ACTIVE), J.c.updated_at < now - STALE_RUN)
+    with db.read() as conn:
+        found = conn.execute(select(J.c.id).where(due).order_by(J.c.id)).scalars().all()
+    claimed = []
+    for job_id in found:
+        token = new_token()
+        with db.write() as conn:
+            taken = update(J).where(J.c.id == job_id, due).values(claim_token=token, updated_at=now)
+            if conn.execute(taken).rowcount:
+                claimed.append((job_id, token))
+    return claimed
+
+
+def work(runtime: Any, job_id: int, token: str) -> None:
+    """What the job queue runs for an import job held under ``token``: its check while ``checking``,
+    else its run from ``done_rows`` on. A failure marks the job failed; a lost claim just stops."""
+    try:
+        job = held_job(runtime.db, job_id, token)
+        tz = str((job["mapping"] or {}).get("tz") or DEFAULT_TZ)
+        importer = Importer(runtime, job["app"], job["ticket_type"], tz=tz)
+        if job["status"] == "checking":
+            importer.check_job(job_id, token)
+        else:
+            importer.run(job_id, job_source(job), token=token)
+    except JobLost:
+        log.info("import job %s is held by another worker now; this one stops", job_id)
+    except GongdanError as exc:
+        fail_job(runtime.db, job_id, exc, token)
+    except Exception as exc:  # the job says it failed; the log has the details
+        log.exception("import job %s failed", job_id)
+        fail_job(runtime.db, job_id, exc, token)
+
+
 class Importer:
     """One ticket type's import: the dry run (:meth:`check`) and the batched, resumable :meth:`run`."""
 
@@ -509,13 +618,85 @@ class Importer:
         actor: int | None = None,
         file_id: str | None = None,
     ) -> dict[str, Any]:
-        """Read every row and list every problem; the job is kept (status ``checked``) to run later."""
+        """Read every row and list every problem, here and now (the CLI); the job is kept (status
+        ``checked``) to run later. A sheet or mapping that cannot be used leaves it ``failed``."""
+        job_id, token = self.open_check(source, mapping, actor, file_id)
+        try:
+            return self.check_job(job_id, token)
+        except Exception as exc:
+            fail_job(self.db, job_id, exc, token)
+            raise
+
+    def open_check(
+        self,
+        source: Source,
+        mapping: Mapping[str, Any] | None = None,
+        actor: int | None = None,
+        file_id: str | None = None,
+        save_as: str | None = None,
+    ) -> tuple[int, str]:
+        """The job of a kept sheet, waiting for its check (status ``checking``, nothing of the sheet
+        read yet): its id and the claim token the check runs under. ``save_as`` keeps the mapping the
+        check ends up using under that name."""
+        if save_as is not None:
+            save_as = mapping_name(save_as)
+        now = utcnow()
+        token = new_token()
+        kept: dict[str, Any] = {"path": str(source.path), "tz": str(self.tz)}
+        kept["requested"] = list(mapping_columns(mapping).items())  # pairs: JSONB would reorder a dict
+        if save_as:
+            kept["save_as"] = save_as
+        job = {
+            "app_id": self.app_id,
+            "ticket_type": self.ticket_type,
+            "filename": source.name[:255],
+            "file_sha256": source.sha256,
+            "file_id": file_id,
+            "mapping": kept,
+            "status": "checking",
+            "total_rows": 0,
+            "done_rows": 0,
+            "created_rows": 0,
+            "error_rows": 0,
+            "errors": [],
+            "created_by": actor,
+            "created_at": now,
+            "updated_at": now,
+            "claim_token": token,
+        }
+        with self.db.write() as conn:
+            job_id = conn.execute(insert(J).returning(J.c.id), job).scalar_one()
+        return job_id, token
+
+    def check_job(self, job_id: int, token: str) -> dict[str, Any]:
+        """The dry run of a ``checking`` job held under ``token``: every row read and its problems
+        listed, the rows checked so far kept as ``done_rows`` every ``batch`` rows (the heartbeat);
+        the job ends ``checked``. JobLost when another worker took the job meanwhile."""
+        job = held_job(self.db, job_id, token)
+        kept = dict(job["mapping"] or {})
+        source = job_source(job)
         sheet = open_sheet(source.path, source.name)
-        plan = self.plan(sheet, mapping)
+        requested = kept.get("requested")
+        plan = self.plan(sheet, {"columns": dict(requested)} if requested else None)
+        beat(self.db, job_id, token, total_rows=sheet.total_rows, done_rows=0)
         errors: list[dict[str, Any]] = []
         error_rows = valid = existing = 0
         seen: dict[str, int] = {}
         pending: list[Row] = []
+
+        def take(number: int, values: list[Any]) -> None:
+            nonlocal error_rows, valid
+            row = plan.row(number, values)
+            if row is None:
+                return
+            self._duplicates(row, seen, plan)
+            if row.problems:
+                error_rows += 1
+                if len(errors) < STORED_ERRORS:
+                    errors.extend(row.problems[: STORED_ERRORS - len(errors)])
+                return
+            valid += 1
+            pending.append(row)
 
         def flush() -> None:
             nonlocal existing
@@ -525,47 +706,25 @@ class Importer:
                 existing += sum(1 for r in pending if r.ref in found)
                 pending.clear()
 
-        for number, values in sheet.rows():
-            row = plan.row(number, values)
-            if row is None:
-                continue
-            self._duplicates(row, seen, plan)
-            if row.problems:
-                error_rows += 1
-                if len(errors) < STORED_ERRORS:
-                    errors.extend(row.problems[: STORED_ERRORS - len(errors)])
-                continue
-            valid += 1
-            pending.append(row)
-            if len(pending) >= self.batch:
+        for read, (number, values) in enumerate(sheet.rows(), 1):
+            take(number, values)
+            if read % self.batch == 0:
                 flush()
+                beat(self.db, job_id, token, done_rows=read)
         flush()
-        now = utcnow()
-        job = {
-            "app_id": self.app_id,
-            "ticket_type": self.ticket_type,
-            "filename": source.name[:255],
-            "file_sha256": source.sha256,
-            "file_id": file_id,
-            "mapping": {
-                "columns": plan.columns(),
-                "header": list(sheet.header[:500]),
-                "tz": str(self.tz),
-                "valid_rows": valid,
-                "existing_rows": existing,
-            },
-            "status": "checked",
-            "total_rows": sheet.total_rows,
-            "done_rows": 0,
-            "created_rows": 0,
-            "error_rows": error_rows,
-            "errors": errors,
-            "created_by": actor,
-            "created_at": now,
-            "updated_at": now,
-        }
-        with self.db.write() as conn:
-            job_id = conn.execute(insert(J).returning(J.c.id), job).scalar_one()
+        kept.pop("requested", None)
+        kept.update(
+            columns=plan.columns(),
+            header=list(sheet.header[:500]),
+            valid_rows=valid,
+            existing_rows=existing,
+        )
+        if kept.get("save_as"):
+            save_mapping(self.db, self.app_key, self.ticket_type, kept["save_as"], kept, job["created_by"])
+        beat(
+            self.db, job_id, token, status="checked", mapping=kept, total_rows=sheet.total_rows,
+            done_rows=0, error_rows=error_rows, errors=errors, claim_token=None,
+        )  # fmt: skip
         return job_view(self.db, job_id)
 
     def _duplicates(self, row: Row, seen: dict[str, int], plan: Plan) -> None:
@@ -602,53 +761,52 @@ class Importer:
         return {r.external_ref for r in found if r.external_ref} | {r.number for r in found}
 
     # ------------------------------------------------------------------ the run
-    def begin(self, job_id: int, source: Source) -> None:
-        """Mark the job running (a job already running is refused; a finished one starts over)."""
+    def begin(self, job_id: int, source: Source) -> str:
+        """Mark the job running and hold it under a new claim token, returned for the run (a job still
+        checking or running is refused, unless its worker fell silent; a finished one starts over)."""
         with self.db.write() as conn:
-            job = conn.execute(select(J).where(J.c.id == job_id)).first()
+            job = conn.execute(select(J).where(J.c.id == job_id).with_for_update()).first()
             if job is None:
                 raise NotFoundError("import.job_not_found", ident=job_id)
             if job.file_sha256 != source.sha256:
                 raise InputError("import.file_changed", ident=job_id)
             now = utcnow()
-            if job.status == "running" and job.updated_at > now - STALE_RUN:
+            if job.status in ACTIVE and job.updated_at > now - STALE_RUN:
+                if job.status == "checking":
+                    raise ConflictError("import.job_checking", ident=job_id, done=job.done_rows)
                 raise ConflictError(
                     "import.job_running", ident=job_id, done=job.done_rows, total=job.total_rows
                 )
-            values: dict[str, Any] = {"status": "running", "updated_at": now}
+            if "columns" not in (job.mapping or {}):
+                raise ConflictError("import.job_not_checked", ident=job_id)
+            token = new_token()
+            values: dict[str, Any] = {
+                "status": "running",
+                "updated_at": now,
+                "claim_token": token,
+                "mapping": {**job.mapping, "path": str(source.path)},
+            }
             if job.status in ("done", "checked") or job.done_rows == 0:
                 # a fresh run (or the same file once more): from the first row; nothing is created twice
                 values.update(done_rows=0, created_rows=0, error_rows=0, errors=[])
             conn.execute(update(J).where(J.c.id == job_id).values(**values))
-
-    def fail(self, job_id: int, exc: BaseException) -> None:
-        """The job stopped on ``exc``: marked failed, the reason kept as its last problem."""
-        code = getattr(exc, "code", None) or "error.internal"
-        params = dict(getattr(exc, "params", None) or {})
-        with self.db.write() as conn:
-            errors = conn.execute(select(J.c.errors).where(J.c.id == job_id)).scalar() or []
-            failed = problem(0, "", code, params)
-            conn.execute(
-                update(J)
-                .where(J.c.id == job_id)
-                .values(status="failed", errors=[*errors, failed], updated_at=utcnow())
-            )
+        return token
 
     def run(
-        self, job_id: int, source: Source, stop_after: int | None = None, begun: bool = False
+        self, job_id: int, source: Source, stop_after: int | None = None, token: str | None = None
     ) -> dict[str, Any]:
-        """Import the job's valid rows after ``done_rows``, ``batch`` rows per transaction.
+        """Import the job's valid rows after ``done_rows``, ``batch`` rows per transaction, under
+        ``token`` (the job's claim; by default the run begins here and takes one).
 
         ``stop_after`` (tests, the benchmark) stops after that many batches, as a crash would.
         """
-        if not begun:
-            self.begin(job_id, source)
-        with self.db.read() as conn:
-            job = conn.execute(select(J).where(J.c.id == job_id)).one()
+        if token is None:
+            token = self.begin(job_id, source)
+        job = held_job(self.db, job_id, token)
         sheet = open_sheet(source.path, source.name)
-        plan = self.plan(sheet, job.mapping)
+        plan = self.plan(sheet, job["mapping"])
         seen: dict[str, int] = {}
-        done = job.done_rows
+        done = job["done_rows"]
         # rows before done_rows were imported already; their refs still count for duplicates
         rows = sheet.rows()
         batch: list[Row] = []
@@ -666,18 +824,24 @@ class Importer:
                 self._duplicates(row, seen, plan)
                 batch.append(row)
             if last - done >= self.batch:
-                self._write_batch(job_id, batch, last)
+                self._write_batch(job_id, token, batch, last)
                 batch, done = [], last
                 batches += 1
                 if stop_after is not None and batches >= stop_after:
                     return job_view(self.db, job_id)
-        self._write_batch(job_id, batch, max(last, done), final=True)
+        self._write_batch(job_id, token, batch, max(last, done), final=True)
         return job_view(self.db, job_id)
 
-    def _write_batch(self, job_id: int, rows: list[Row], done_rows: int, final: bool = False) -> None:
-        """One transaction: the batch's new tickets, their events and metrics, and the job's progress."""
+    def _write_batch(
+        self, job_id: int, token: str, rows: list[Row], done_rows: int, final: bool = False
+    ) -> None:
+        """One transaction: the batch's new tickets, their events and metrics, and the job's progress
+        — or nothing at all when the job is no longer held under ``token`` (JobLost)."""
         now = utcnow()
         with self.db.write() as conn:
+            held = update(J).where(J.c.id == job_id, J.c.claim_token == token).values(updated_at=now)
+            if not conn.execute(held).rowcount:  # first: on PostgreSQL it locks the job till commit
+                raise JobLost(job_id)
             good = [r for r in rows if r.ok]
             existing = self._existing(conn, [r.ref for r in good])
             fresh = [r for r in good if r.ref not in existing]
@@ -699,7 +863,7 @@ class Importer:
                 "updated_at": now,
             }
             if final:
-                values["status"] = "done"
+                values.update(status="done", claim_token=None)
             conn.execute(update(J).where(J.c.id == job_id).values(**values))
 
     def _claims_ok(self, conn: Connection, rows: list[Row]) -> tuple[list[Row], list[dict[str, Any]]]:
@@ -941,6 +1105,13 @@ def job_view(db: Any, job_id: int, lang: str | None = None) -> dict[str, Any]:
 
 
 def job_summary(job: Mapping[str, Any], lang: str | None = None) -> str:
+    """The job in one sentence: checking (rows checked of the total), checked, failed, or imported."""
+    if job["status"] == "checking":
+        if not job["total_rows"]:  # no worker has opened the sheet yet
+            return t("import.check_queued", lang)
+        return t("import.checking", lang, done=job["done_rows"], total=job["total_rows"])
+    if job["status"] == "failed" and not job["columns"]:
+        return t("import.check_failed", lang)
     if job["status"] == "checked":
         return t(
             "import.checked", lang, total=job["total_rows"], valid=job["valid_rows"],

@@ -80,6 +80,16 @@ register(
             "zh": "导入任务 {ident} 正在运行(已处理 {done}/{total} 行),请等它结束。",
             "en": "Import job {ident} is running ({done}/{total} rows done); wait for it to finish.",
         },
+        "import.job_checking": {
+            "zh": "导入任务 {ident} 还在检查中(已检查 {done} 行),检查完成后才能导入。",
+            "en": "Import job {ident} is still being checked ({done} rows so far); import it once the "
+            "check is done.",
+        },
+        "import.job_not_checked": {
+            "zh": "导入任务 {ident} 没有通过检查(文件或列映射有问题),无法导入。请修正后重新上传。",
+            "en": "Import job {ident} did not pass its check (a problem with the file or the column "
+            "mapping), so it cannot be imported. Fix it and upload the file again.",
+        },
         "import.file_gone": {
             "zh": "导入任务 {ident} 的文件已不在服务器上。请重新上传文件。",
             "en": "The file of import job {ident} is no longer on the server. Upload it again.",
@@ -186,6 +196,18 @@ register(
             "zh": "检查完成:共 {total} 行,{valid} 行可导入,{errors} 行有错误,{existing} 行已导入过(将跳过)。",
             "en": "Checked: {total} rows, {valid} can be imported, {errors} have errors, {existing} were "
             "imported before (they will be skipped).",
+        },
+        "import.check_queued": {
+            "zh": "文件已上传,正在排队检查……",
+            "en": "The file is uploaded and waiting to be checked…",
+        },
+        "import.checking": {
+            "zh": "正在检查……已检查 {done} / {total} 行。",
+            "en": "Checking… {done} / {total} rows checked.",
+        },
+        "import.check_failed": {
+            "zh": "检查未能完成,文件中的工单都未导入。原因见下。",
+            "en": "The check could not finish; nothing in the file was imported. The reason is below.",
         },
         "event.imported": {"zh": "从表格导入", "en": "Imported from a sheet"},
         # --- special columns (the page's mapping choices and the export's headers)

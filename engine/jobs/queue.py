@@ -1,8 +1,11 @@
 """The job queue on huey: SQLite storage beside the database by default, Redis when REDIS_URL is set.
 
-Two tasks: ``deliver(outbox_ids)``, enqueued by the Runtime after commit, and ``tick()``, every
-minute, which runs each of ``TICK_HANDLERS`` (the outbox sweep first; SLA timers and cron rules
-register there too). Losing a ``deliver`` message costs nothing but a minute: the sweep finds the row.
+Three tasks: ``deliver(outbox_ids)``, enqueued by the Runtime after commit; ``import_job(job_id,
+token)``, enqueued by the import API for a sheet's check and for its run (engine/ticket_import.py);
+and ``tick()``, every minute, which runs each of ``TICK_HANDLERS`` (the outbox sweep first; SLA timers
+and cron rules register there too), then hands import jobs whose worker fell silent to a new
+``import_job``. Losing a ``deliver`` message costs nothing but a minute: the sweep finds the row;
+losing an ``import_job`` message (or its worker) costs ``STALE_RUN``: the tick finds the job.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ class JobQueue:
         self.huey = huey
         self.db = db
         self.deliver = huey.task(name="deliver")(self._deliver)
+        self.import_job = huey.task(name="import_job")(self._import_job)
         self.tick = huey.periodic_task(crontab(minute="*"), name="tick")(self.run_tick)
 
     @classmethod
@@ -81,10 +85,27 @@ class JobQueue:
         for outbox_id in outbox_ids:
             deliver_one(self.db, outbox_id)
 
+    def _import_job(self, job_id: int, token: str) -> None:
+        from engine.runtime import Runtime
+        from engine.ticket_import import work
+
+        work(Runtime.for_database(self.db), job_id, token)
+
+    def resume_imports(self, db: Database, now: dt.datetime) -> int:
+        """Queue again, each under a new claim, the import jobs whose worker fell silent (killed,
+        recycled, or its message lost): a check starts over, a run goes on after ``done_rows``."""
+        from engine.ticket_import import claim_stale
+
+        claimed = claim_stale(db, now)
+        for job_id, token in claimed:
+            self.import_job(job_id, token)
+        return len(claimed)
+
     def run_tick(self, now: dt.datetime | None = None) -> None:
-        """Run every tick handler once at ``now``."""
+        """Run every tick handler once at ``now``, then resume the import jobs left behind (last: in
+        immediate mode the resumed work runs here)."""
         now = now or utcnow()
-        for handler in TICK_HANDLERS:
+        for handler in (*TICK_HANDLERS, self.resume_imports):
             try:
                 handler(self.db, now)
             except Exception:

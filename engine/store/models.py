@@ -582,7 +582,8 @@ class CallbackNonce(Base):
 
 class ImportJob(Base):
     """A sheet of existing tickets being brought in: its mapping, progress and every row's errors.
-    Resumable: ``done_rows`` says where to go on; idempotent through ``Record.external_ref``."""
+    Resumable: ``done_rows`` says where to go on (rows checked while ``checking``, imported while
+    ``running``); idempotent through ``Record.external_ref``."""
 
     __tablename__ = "import_jobs"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -592,7 +593,7 @@ class ImportJob(Base):
     file_sha256: Mapped[str] = mapped_column(String(64))
     file_id: Mapped[str | None] = mapped_column(String(80))
     mapping: Mapped[dict[str, Any]] = mapped_column(JSONData, default=dict)
-    status: Mapped[str] = mapped_column(String(16))  # checked | running | done | failed
+    status: Mapped[str] = mapped_column(String(16))  # checking | checked | running | done | failed
     total_rows: Mapped[int] = mapped_column(Integer, default=0)
     done_rows: Mapped[int] = mapped_column(Integer, default=0)
     created_rows: Mapped[int] = mapped_column(Integer, default=0)
@@ -600,7 +601,9 @@ class ImportJob(Base):
     errors: Mapped[list[Any]] = mapped_column(JSONData, default=list)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)  # the heartbeat
+    #: The worker holding the job's check or run; progress is written only under this token.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
 
 
 class ImportMapping(Base):

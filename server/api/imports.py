@@ -1,19 +1,19 @@
 """Ticket import and export: upload a sheet and check it (the dry run), run the job, follow its
 progress, keep column mappings, download a ticket type as XLSX. Admins only: an import writes
-history into the system."""
+history into the system. The check and the run are tasks on the job queue (``import_job``): the
+requests answer at once, and a worker killed meanwhile costs a couple of minutes, not the job."""
 
 from __future__ import annotations
 
 import io
 import json
 import logging
-import threading
 from typing import Any
 
 from flask import Response, current_app, g, request
 from werkzeug.exceptions import UnsupportedMediaType
 
-from engine.errors import GongdanError, InputError, Problem
+from engine.errors import InputError, Problem
 from engine.sheets import max_bytes
 from engine.ticket_export import export_xlsx
 from engine.ticket_import import (
@@ -23,6 +23,7 @@ from engine.ticket_import import (
     keep_upload,
     kept_source,
     list_mappings,
+    mapping_name,
     save_mapping,
     saved_mapping,
     targets,
@@ -53,7 +54,12 @@ JOB_SCHEMA: dict[str, Any] = {
         "app": {"type": "string"},
         "ticket_type": {"type": "string"},
         "filename": {"type": "string"},
-        "status": {"type": "string", "enum": ["checked", "running", "done", "failed"]},
+        "status": {
+            "type": "string",
+            "enum": ["checking", "checked", "running", "done", "failed"],
+            "description": "checking (done_rows: rows checked so far) → checked → running (done_rows: "
+            "rows imported so far) → done; failed: the reason is the errors of row 0",
+        },
         "total_rows": {"type": "integer"},
         "done_rows": {"type": "integer"},
         "created_rows": {"type": "integer"},
@@ -123,6 +129,15 @@ def shown(job_id: int) -> dict[str, Any]:
     return {**job, "summary": job_summary(job, g.get("lang"))}
 
 
+def enqueue(job_id: int, token: str) -> None:
+    """Hand the job's check or run to the job queue; should the queue refuse it, the minute tick
+    takes the job up once its claim is stale (engine/jobs/queue.py ``resume_imports``)."""
+    try:
+        platform().queue.import_job(job_id, token)
+    except Exception:
+        log.warning("import job %s could not be queued; the tick will take it up", job_id, exc_info=True)
+
+
 def upload_limit() -> int:
     """How large an uploaded sheet may be: the Flask config's GONGDAN_IMPORT_MAX_BYTES, else the
     environment's (256 MiB by default) — not the 16 MiB every other request may carry."""
@@ -178,21 +193,25 @@ def import_save_mapping(app: str, ticket_type: str, name: str, data: dict[str, A
 @api(
     "POST",
     "/imports/<app>/<ticket_type>",
-    summary="Upload a sheet and check it (dry run)",
+    summary="Upload a sheet to be checked (the dry run, on the job queue)",
     tag="imports",
     scope="admin",
     consumes=("multipart/form-data",),
-    status=201,
+    status=202,
     response=JOB_SCHEMA,
     errors=(400, 404, 409, 413, 415),
 )
 def import_upload(app: str, ticket_type: str):
-    """Upload an .xlsx or .csv (multipart field ``file``; CSV in UTF-8 or GBK) and check every row:
-    the answer is an import job (status ``checked``) listing each row's problems (row number, column,
-    message) — nothing is imported yet; POST /imports/jobs/{job_id}/run does. Optional fields:
+    """Upload an .xlsx or .csv (multipart field ``file``; CSV in UTF-8 or GBK) to be checked row by
+    row: the answer is at once an import job in status ``checking`` (or already ``checked``), whose
+    check runs on the job queue; follow GET /imports/jobs/{job_id} (``done_rows`` of ``total_rows``
+    checked) until it is ``checked``, listing each row's problems (row number, column, message) —
+    nothing is imported yet; POST /imports/jobs/{job_id}/run does — or ``failed`` (a file that cannot
+    be read, a mapping that does not fit the sheet: the errors of row 0 say why). Optional fields:
     ``mapping`` (JSON ``{"columns": {header: target}}``; default: by header), ``mapping_name`` (a
-    saved mapping), ``save_as`` (keep the mapping used under this name). The file may be as large as
-    GONGDAN_IMPORT_MAX_BYTES (256 MiB by default), not just the 16 MiB of other requests; over it: 413."""
+    saved mapping), ``save_as`` (keep the mapping the check used under this name). The file may be as
+    large as GONGDAN_IMPORT_MAX_BYTES (256 MiB by default), not just the 16 MiB of other requests;
+    over it: 413."""
     principal = current()
     if request.mimetype != "multipart/form-data":
         raise UnsupportedMediaType()
@@ -210,13 +229,13 @@ def import_upload(app: str, ticket_type: str):
             mapping = None
         if not isinstance(mapping, dict):
             raise InputError("api.schema_problem", problems=[Problem("mapping", "import.mapping_name")])
+    save_as = mapping_name(request.form["save_as"]) if request.form.get("save_as") else None
     source, file_id = keep_upload(
         platform().settings.home, upload.stream, upload.filename or "", upload_limit()
     )
-    job = importer.check(source, mapping, principal.user_id, file_id)
-    if request.form.get("save_as"):
-        save_mapping(platform().db, app, ticket_type, request.form["save_as"], job, principal.user_id)
-    return shown(job["id"]), 201
+    job_id, token = importer.open_check(source, mapping, principal.user_id, file_id, save_as)
+    enqueue(job_id, token)
+    return shown(job_id), 202
 
 
 BODY_LIMITS["api.import_upload"] = upload_limit  # the page's upload (static/imports.js) posts here too
@@ -225,7 +244,7 @@ BODY_LIMITS["api.import_upload"] = upload_limit  # the page's upload (static/imp
 @api(
     "POST",
     "/imports/jobs/<int:job_id>/run",
-    summary="Import the checked sheet's valid rows",
+    summary="Import the checked sheet's valid rows (on the job queue)",
     tag="imports",
     scope="admin",
     status=202,
@@ -233,27 +252,16 @@ BODY_LIMITS["api.import_upload"] = upload_limit  # the page's upload (static/imp
     errors=(400, 404, 409),
 )
 def import_run(job_id: int):
-    """Start importing (in the background, 1,000 rows per transaction); follow GET
-    /imports/jobs/{job_id}. Running a job again goes on where it stopped, and creates no ticket twice."""
+    """Start importing on the job queue, 1,000 rows per transaction; follow GET
+    /imports/jobs/{job_id}. Running a job again goes on where it stopped, and creates no ticket twice;
+    a job whose worker died is taken up again by the next worker within a few minutes. A job still
+    being checked, or running, is refused (409)."""
     job = job_row(platform().db, job_id)
     source = kept_source(platform().settings.home, job)
     importer = Importer(platform().runtime, job["app"], job["ticket_type"])
-    importer.begin(job_id, source)  # refuses a job already running, before anything starts
-    thread = threading.Thread(
-        target=_run, args=(importer, job_id, source), daemon=True, name=f"import-{job_id}"
-    )
-    thread.start()
+    token = importer.begin(job_id, source)  # refuses a job checking or running, before anything is queued
+    enqueue(job_id, token)
     return shown(job_id), 202
-
-
-def _run(importer: Importer, job_id: int, source: Any) -> None:
-    try:
-        importer.run(job_id, source, begun=True)
-    except GongdanError as exc:
-        importer.fail(job_id, exc)
-    except Exception as exc:  # the job says it failed; the log has the details
-        log.exception("import job %s failed", job_id)
-        importer.fail(job_id, exc)
 
 
 @api(

@@ -1,6 +1,7 @@
-"""The import page: upload a sheet, map its columns, read the dry run's errors, import with a
-progress bar. Admins only. The page's script (static/imports.js) calls the imports API; the
-progress bar is a fragment htmx polls until the job is done."""
+"""The import page: upload a sheet, follow its check (on the job queue), map its columns, read the
+dry run's errors, import with a progress bar. Admins only. The page's script (static/imports.js)
+calls the imports API and polls the job while it is checked; the import's progress bar is a
+fragment htmx polls until the job is done."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ register(
         "imports.page.saved": {"zh": "已保存的映射", "en": "Saved mapping"},
         "imports.page.none": {"zh": "(按列名自动匹配)", "en": "(match by column name)"},
         "imports.page.check": {"zh": "检查", "en": "Check"},
+        "imports.page.checking": {"zh": "检查进度", "en": "Checking"},
         "imports.page.recheck": {"zh": "按此映射重新检查", "en": "Check again with this mapping"},
         "imports.page.mapping": {"zh": "列映射", "en": "Column mapping"},
         "imports.page.column": {"zh": "文件中的列", "en": "Column in the file"},

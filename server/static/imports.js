@@ -1,11 +1,13 @@
-// The import page: upload and check a sheet, map its columns, show each row's problems, run the
-// import and let htmx poll its progress bar (server/pages/imports.py, server/api/imports.py).
+// The import page: upload a sheet, follow its check on the job queue ("checking… n / total"), map
+// its columns, show each row's problems, run the import and let htmx poll its progress bar
+// (server/pages/imports.py, server/api/imports.py).
 (function () {
   var root = document.getElementById("importer");
   if (!root) return;
   var base = "/api/v1/imports/" + root.dataset.app + "/" + root.dataset.type;
   var targets = [];
   var job = null;
+  var checking = null;  // the id of the job whose check this page waits for (a newer upload replaces it)
   var $ = function (id) { return document.getElementById(id); };
 
   function showError(data) {
@@ -79,6 +81,45 @@
     $("run-button").disabled = !(j.valid_rows > 0);
   }
 
+  function showChecking(j) {
+    var box = $("import-checking");
+    box.hidden = false;
+    box.querySelector("progress").max = j.total_rows || 1;
+    box.querySelector("progress").value = j.done_rows;
+    $("checking-summary").textContent = j.summary;
+  }
+
+  function checked(j) {
+    checking = null;
+    $("import-checking").hidden = true;
+    $("check-button").disabled = false;
+    $("recheck-button").disabled = false;
+    if (j.status !== "failed") return render(j);
+    // the sheet or the mapping could not be used: the reasons are the problems of row 0
+    var reasons = j.errors.filter(function (e) { return e.row === 0; });
+    showError({
+      message: j.summary,
+      problems: reasons.map(function (e) { return { path: e.column, message: e.message }; })
+    });
+  }
+
+  function follow(j) {
+    if (checking !== j.id) return;  // a newer upload took over
+    if (j.status !== "checking") return checked(j);
+    showChecking(j);
+    setTimeout(function () {
+      window.gongdan.api("GET", "/api/v1/imports/jobs/" + j.id).then(function (r) {
+        if (checking !== j.id) return;
+        if (r.ok) return follow(r.data);
+        checking = null;
+        $("import-checking").hidden = true;
+        $("check-button").disabled = false;
+        $("recheck-button").disabled = false;
+        showError(r.data);
+      });
+    }, 1000);
+  }
+
   function mapping() {
     var columns = {};
     document.querySelectorAll("#mapping-rows select").forEach(function (s) {
@@ -100,14 +141,24 @@
     }
     $("progress-slot").textContent = "";
     $("import-result").hidden = true;  // nothing of the previous check can be acted on meanwhile
+    $("import-error").hidden = true;
     $("check-button").disabled = true;
     $("recheck-button").disabled = true;
+    checking = null;
     fetch(base, {
       method: "POST", body: form, credentials: "same-origin",
       headers: { "X-CSRF-Token": window.gongdan.csrf(), "Accept": "application/json" }
     }).then(function (r) {
-      return r.json().then(function (data) { if (r.ok) render(data); else showError(data); });
-    }).finally(function () {
+      return r.json().then(function (data) {
+        if (r.ok) {  // 202: the check is queued (or, on a small site, already done)
+          checking = data.id;
+          return follow(data);
+        }
+        $("check-button").disabled = false;
+        $("recheck-button").disabled = false;
+        showError(data);
+      });
+    }).catch(function () {
       $("check-button").disabled = false;
       $("recheck-button").disabled = false;
     });

@@ -58,7 +58,7 @@ def wait_done(client, job_id: int) -> dict:
 
 def test_upload_checks_every_row_then_run_imports_the_valid_ones(lab):
     checked = upload(lab.admin, csv_bytes(ROWS, "gbk"))
-    assert checked.status_code == 201, checked.json
+    assert checked.status_code == 202, checked.json  # the queue runs in the request here (immediate)
     job = checked.json
     assert (job["status"], job["total_rows"], job["valid_rows"], job["error_rows"]) == ("checked", 3, 2, 1)
     assert job["header"] == ROWS[0] and job["columns"]["处理人"] == "owner"
@@ -85,7 +85,7 @@ def test_a_mapping_is_saved_and_used_for_the_next_sheet(lab):
         mapping='{"columns": {"Ticket": "_number", "Subject": "title"}}',
         save_as="crm",
     )
-    assert first.status_code == 201 and first.json["valid_rows"] == 1
+    assert first.status_code == 202 and first.json["valid_rows"] == 1
     targets = lab.admin.get("/api/v1/imports/importlab/complaint/targets").json
     assert targets["mappings"] == [
         {"name": "crm", "mapping": {"columns": {"Ticket": "_number", "Subject": "title"}}}
@@ -113,15 +113,22 @@ def test_export_downloads_xlsx_that_imports_back_to_nothing_new(lab):
     assert wait_done(lab.admin, again["id"])["created_rows"] == 0
 
 
-def test_bad_files_are_refused_with_the_reason_and_nothing_is_kept(lab):
+def test_bad_files_are_refused_with_the_reason_and_nothing_is_imported(lab):
     wrong = upload(lab.admin, b"%PDF-1.4", name="scan.pdf")
     assert wrong.status_code == 400 and wrong.json["code"] == "import.unknown_format"
-    garbled = upload(lab.admin, "工单号,标题\n".encode() + b"X,\x80\xff\n")
-    assert garbled.status_code == 400 and garbled.json["code"] == "import.bad_encoding"
-    broken = upload(lab.admin, b"PK\x03\x04 not really a workbook", name="broken.xlsx")
-    assert broken.status_code == 400 and broken.json["code"] == "import.unreadable"
-    bad_map = upload(lab.admin, csv_bytes(ROWS), mapping='{"columns": {"标题": "no_such_field"}}')
-    assert bad_map.status_code == 400 and bad_map.json["problems"][0]["path"] == "mapping.columns.标题"
+    garbled = upload(lab.admin, "工单号,标题\n".encode() + b"X,\x80\xff\n").json
+    assert garbled["status"] == "failed" and garbled["errors"][0]["code"] == "import.bad_encoding"
+    assert "编码" in garbled["errors"][0]["message"] and "检查未能完成" in garbled["summary"]
+    broken = upload(lab.admin, b"PK\x03\x04 not really a workbook", name="broken.xlsx").json
+    assert broken["status"] == "failed" and broken["errors"][0]["code"] == "import.unreadable"
+    bad_map = upload(lab.admin, csv_bytes(ROWS), mapping='{"columns": {"标题": "no_such_field"}}').json
+    assert bad_map["status"] == "failed" and bad_map["errors"][0]["code"] == "import.mapping_invalid"
+    assert (bad_map["errors"][1]["column"], bad_map["errors"][1]["code"]) == (
+        "标题",
+        "import.mapping_unknown_target",
+    )
+    refused = lab.admin.post(f"/api/v1/imports/jobs/{bad_map['id']}/run")
+    assert refused.status_code == 409 and refused.json["code"] == "import.job_not_checked"
     missing = lab.admin.post(
         "/api/v1/imports/importlab/complaint", data={}, content_type="multipart/form-data"
     )
@@ -183,7 +190,7 @@ def test_a_sheet_larger_than_the_16_mib_request_cap_uploads_to_the_import_but_no
     assert len(body) > 20 * MIB
 
     checked = upload(lab.admin, body, name="big.csv")
-    assert checked.status_code == 201, checked.json
+    assert checked.status_code == 202, checked.json
     assert checked.json["valid_rows"] == checked.json["total_rows"] > 60
 
     elsewhere = lab.admin.post(
@@ -200,4 +207,4 @@ def test_a_sheet_over_the_import_limit_is_refused_with_413_saying_the_limit(lab,
     refused = upload(lab.admin, big_csv(9 * MIB), name="big.csv")
     assert refused.status_code == 413
     assert refused.json["code"] == "http.413" and "最多 8 MB" in refused.json["message"]
-    assert upload(lab.admin, csv_bytes(ROWS)).status_code == 201  # a sheet under it still goes in
+    assert upload(lab.admin, csv_bytes(ROWS)).status_code == 202  # a sheet under it still goes in
