@@ -665,11 +665,17 @@ def _c_sequence(c: _Compiler, node: ast.Tuple | ast.List | ast.Set) -> Fn:
     if len(node.elts) > MAX_LIST:
         raise c.fail(node, "expr.too_long", limit=MAX_LIST)
     items = [c.compile(e) for e in node.elts]
-    kind: Callable[[Any], Any] = {ast.Tuple: tuple, ast.List: list, ast.Set: frozenset}[type(node)]
+    # A set literal's value is a list of its distinct items in order: every value an expression
+    # gives is plain data (a field, a rule's set action, JSON), and ``x in {…}`` works the same.
+    kind: Callable[[Any], Any] = {ast.Tuple: tuple, ast.List: list, ast.Set: _distinct}[type(node)]
     if all(isinstance(e, ast.Constant) for e in node.elts):
         constant = kind(i({}) for i in items)
         return lambda ctx: constant
     return lambda ctx: kind(i(ctx) for i in items)
+
+
+def _distinct(items: Any) -> list[Any]:
+    return list(dict.fromkeys(items))
 
 
 def _membership_set(values: Any) -> frozenset[Any] | None:
