@@ -137,6 +137,57 @@ register(
             "it as hook.{name} in Admin → Channels (or the variable {env}), then write ${{secrets.{name}}} "
             "here (e.g. Bearer ${{secrets.{name}}}).",
         },
+        "check.url_query_secret": {
+            "zh": "地址的参数 {param} 携带凭据,应用定义中不能写明文(它会出现在导出、草稿、差异和版本记录中)。"
+            "请在“管理 → 渠道”中把它保存为 hook.{name}(或设置环境变量 {env}),然后写 "
+            "{param}=${{secrets.{name}}}。",
+            "en": "The URL's parameter {param} carries a credential, which a definition never holds in clear "
+            "(it would show in exports, drafts, diffs and versions). Store it as hook.{name} in Admin → "
+            "Channels (or the variable {env}), then write {param}=${{secrets.{name}}}.",
+        },
+        "check.url_userinfo_secret": {
+            "zh": "地址在主机名前写了账号密码(user:password@),应用定义中不能写明文。请在“管理 → 渠道”中把"
+            "密码保存为 hook.{name}(或设置环境变量 {env}),然后写 https://用户名:${{secrets.{name}}}@…。",
+            "en": "The URL holds a password before its host (user:password@), which a definition never holds "
+            "in clear. Store it as hook.{name} in Admin → Channels (or the variable {env}), then write "
+            "https://user:${{secrets.{name}}}@….",
+        },
+        "check.robot_url": {
+            "zh": "这是{vendor_zh}群机器人的地址,其中的令牌属于渠道设置,不能写在应用定义中。请在“管理 → 渠道”中"
+            "把整个地址保存为 robot.{name}(或设置环境变量 {env}={kind}+<地址>),然后改用 "
+            "notify: {{channel: {kind}, robot: {name}}} 发送。",
+            "en": "This is a {vendor} group robot's address: its token belongs in the channel settings, not "
+            "in a definition. Store the whole address as robot.{name} in Admin → Channels (or the variable "
+            "{env}={kind}+<address>), then send with notify: {{channel: {kind}, robot: {name}}}.",
+        },
+        "check.query_secret": {
+            "zh": "查询参数 {param} 携带凭据,应用定义中不能写明文常量。请在“管理 → 渠道”中把它保存为 "
+            "hook.{name}(或设置环境变量 {env}),然后写 \"'${{secrets.{name}}}'\"(查询参数的值是表达式,"
+            "所以要加引号)。引用字段(如 phone)没有问题。",
+            "en": "The query parameter {param} carries a credential, which a definition never holds as a "
+            "constant. Store it as hook.{name} in Admin → Channels (or the variable {env}), then write "
+            "\"'${{secrets.{name}}}'\" (query values are expressions, hence the quotes). Naming a field "
+            "(such as phone) is fine.",
+        },
+        "check.query_secret_unquoted": {
+            "zh": "查询参数的值是表达式:请把 ${{secrets.{name}}} 写在引号中,即 \"'${{secrets.{name}}}'\"。",
+            "en": "Query values are expressions: write ${{secrets.{name}}} in quotes, as "
+            "\"'${{secrets.{name}}}'\".",
+        },
+        "check.body_secret": {
+            "zh": "请求体中的 {key} 携带凭据,应用定义中不能写明文。请在“管理 → 渠道”中把它保存为 hook.{name}"
+            "(或设置环境变量 {env}),然后写 {key}: ${{secrets.{name}}}。",
+            "en": "The body's {key} carries a credential, which a definition never holds in clear. Store it "
+            "as hook.{name} in Admin → Channels (or the variable {env}), then write "
+            "{key}: ${{secrets.{name}}}.",
+        },
+        "check.setting_secret": {
+            "zh": "设置 {key} 看起来是凭据,应用定义中不能写明文。请在“管理 → 渠道”中把它保存为 hook.{name}"
+            "(或设置环境变量 {env}),然后写 {key}: ${{secrets.{name}}}。",
+            "en": "The setting {key} looks like a credential, which a definition never holds in clear. Store "
+            "it as hook.{name} in Admin → Channels (or the variable {env}), then write "
+            "{key}: ${{secrets.{name}}}.",
+        },
         "check.inline_secret": {
             "zh": "应用定义中不能写明文密钥(它会出现在导出、草稿、差异和版本记录中)。请在“管理 → 渠道”中"
             "把它保存为 hook.{name}(或设置环境变量 {env}),然后把这一行改为 secret_ref: {name}。",

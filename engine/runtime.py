@@ -262,7 +262,7 @@ class Runtime(FlowCommands):
         data = conn.execute(
             select(AppVersion.definition).where(AppVersion.app_id == app_id, AppVersion.version == version)
         ).scalar_one()
-        spec = compile_app(load_definition(data).app)
+        spec = compile_app(load_definition(data, stored=True).app)
         with self._lock:
             self._specs[(app_id, version)] = spec
         return spec

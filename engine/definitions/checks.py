@@ -42,9 +42,20 @@ ACTION_KEYS = (
 )  # fmt: skip
 
 
+#: Checks that are rules for publishing, not conditions for running (no credential written in a
+#: definition): a version stored before such a rule existed still loads and its tickets still run.
+GATES: set[Check] = set()
+
+
 def check(fn: Check) -> Check:
     CHECKS.append(fn)
     return fn
+
+
+def gate(fn: Check) -> Check:
+    """Register a publishing rule (see GATES): run on every new definition, skipped on stored ones."""
+    GATES.add(fn)
+    return check(fn)
 
 
 def _types(data: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -385,13 +396,19 @@ def webhooks_name_existing_types(data: Mapping[str, Any]) -> Iterator[Found]:
         if hook["id"] in ids:
             yield ("webhooks", i, "id"), "check.duplicate_webhook", {"id": hook["id"]}
         ids.add(hook["id"])
+        for j, tkey in enumerate(hook.get("ticket_types") or ()):
+            if tkey not in types:
+                yield ("webhooks", i, "ticket_types", j), "check.unknown_ticket_type", {"name": tkey}
+
+
+@gate
+def webhooks_sign_with_a_stored_secret(data: Mapping[str, Any]) -> Iterator[Found]:
+    """A webhook names its signing secret (``secret_ref``), never holds it."""
+    for i, hook in enumerate(data.get("webhooks") or ()):
         if "secret" in hook:
             name = re.sub(r"[^a-z0-9_]", "_", str(hook["id"]).lower())[:50]
             env = f"GONGDAN_HOOK_{name.upper()}"
             yield ("webhooks", i, "secret"), "check.inline_secret", {"name": name, "env": env}
-        for j, tkey in enumerate(hook.get("ticket_types") or ()):
-            if tkey not in types:
-                yield ("webhooks", i, "ticket_types", j), "check.unknown_ticket_type", {"name": tkey}
 
 
 #: Request headers that carry credentials: a definition names their secret (``${secrets.name}``).
@@ -412,7 +429,7 @@ def _calls(
             yield from _calls(item, (*path, i))
 
 
-@check
+@gate
 def call_credentials_are_references(data: Mapping[str, Any]) -> Iterator[Found]:
     """A credential header of a ``call`` holds ``${secrets.name}``, never the credential itself: a
     definition is exported, versioned and diffed (docs/app-format.md)."""
@@ -1031,12 +1048,14 @@ def returns_and_reopen_go_to_people(graph: FlowGraph) -> Iterator[Found]:
             yield where, "check.flow.reopen_not_task", {"id": target, "type": graph.kind[target]}
 
 
-def run_checks(data: Mapping[str, Any]) -> list[Found]:
+def run_checks(data: Mapping[str, Any], stored: bool = False) -> list[Found]:
     found: list[Found] = []
     for fn in CHECKS:
-        found.extend(fn(data))
+        if not (stored and fn in GATES):
+            found.extend(fn(data))
     return found
 
 
 from engine.definitions import inbound_checks as _inbound_checks  # noqa: E402, F401  (registers them)
+from engine.definitions import secret_checks as _secret_checks  # noqa: E402, F401  (credential checks)
 from engine.definitions import template_checks  # noqa: E402, F401  (registers the template checks)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.definitions.build import build_app
-from engine.definitions.checks import CHECKS
+from engine.definitions.checks import CHECKS, GATES
 from engine.definitions.model import AppDef, thaw
 from engine.definitions.schema import schema_problems
 from engine.definitions.source import Source, check_data_depth, read_source
@@ -51,9 +51,11 @@ def checksum_of(data: Mapping[str, Any]) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def _cross_reference_problems(src: Source) -> list[Problem]:
+def _cross_reference_problems(src: Source, stored: bool = False) -> list[Problem]:
     out: list[Problem] = []
     for fn in CHECKS:
+        if stored and fn in GATES:  # a publishing rule: what was published before it still runs
+            continue
         found: list[Any] = []
         # On misshapen data a check may trip: the schema problems tell where; keep what it found so far.
         with suppress(KeyError, TypeError, AttributeError, IndexError):
@@ -62,14 +64,14 @@ def _cross_reference_problems(src: Source) -> list[Problem]:
     return out
 
 
-def check_source(src: Source) -> list[Problem]:
+def check_source(src: Source, stored: bool = False) -> list[Problem]:
     """Every problem of a parsed definition: schema first, then cross-references."""
     newer = newer_format_problems(src.data)
     if newer:
         return [src.problem(("format",), p.code, **p.params) for p in newer]
     problems = schema_problems(src)
     if isinstance(src.data, Mapping):
-        problems += _cross_reference_problems(src)
+        problems += _cross_reference_problems(src, stored)
     unique = {(p.path, p.code, json.dumps(p.params, sort_keys=True, default=str)): p for p in problems}
     return sorted(unique.values(), key=lambda p: (p.line or 0, p.column or 0, p.path))
 
@@ -77,8 +79,11 @@ def check_source(src: Source) -> list[Problem]:
 def load_definition(
     source: str | bytes | Path | Mapping[str, Any],
     name: str | None = None,
+    stored: bool = False,
 ) -> Loaded:
-    """Load and check a definition from a file path, its bytes/text, or already-parsed data."""
+    """Load and check a definition from a file path, its bytes/text, or already-parsed data.
+    ``stored``: a version already published (read back to run its tickets) — the publishing rules
+    (checks.GATES) are not applied again, so a rule added later cannot stop running tickets."""
     if isinstance(source, Mapping):
         check_data_depth(source)
         newer = newer_format_problems(source)
@@ -87,7 +92,7 @@ def load_definition(
         src = Source(canonical_data(source), {}, name or "<definition>")
     else:
         src = read_source(source, name)
-    problems = check_source(src)
+    problems = check_source(src, stored)
     if problems:
         raise DefinitionError(problems=problems, name=src.name, count=len(problems))
     data = canonical_data(src.data)

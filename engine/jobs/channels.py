@@ -20,20 +20,22 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import smtplib
 import ssl
 import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlencode, urlsplit
 
 from engine.channel_settings import channel_url, hook_secret
-from engine.config import HOOK_PREFIX, ROBOT_PREFIX, SECRET_PLACEHOLDER, Settings, load_settings, redact
+from engine.config import HOOK_PREFIX, MASK, ROBOT_PREFIX, SECRET_PLACEHOLDER, Settings, load_settings, redact
 from engine.i18n import Message, current_lang, t, text_of
 from engine.im_cards import build_card
 from engine.jobs.outbound import (
@@ -63,13 +65,20 @@ def channel(name: str) -> Callable[[Channel], Channel]:
     def register(fn: Channel) -> Channel:
         @functools.wraps(fn)
         def send(payload: dict[str, Any], idempotency_key: str, timeout: float) -> Any:
+            filled: list[str] = []  # the secrets filled in below: masked wherever an error shows them
+            token = _FILLED.set(filled)
             try:
-                return fn(payload, idempotency_key, timeout)
-            except DeliveryError:
+                return fn(with_secrets(name, payload, filled), idempotency_key, timeout)
+            except DeliveryError as exc:
+                if filled and scrub(exc.reason, filled) != exc.reason:
+                    raise DeliveryError(scrub(exc.reason, filled), exc.permanent) from None
                 raise
             except Exception as exc:
-                log.error("channel %s crashed:\n%s", name, redact("".join(traceback.format_exception(exc))))
-                raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
+                trace = scrub("".join(traceback.format_exception(exc)), filled)
+                log.error("channel %s crashed:\n%s", name, redact(trace))
+                raise DeliveryError(scrub(f"{type(exc).__name__}: {exc}", filled)) from None
+            finally:
+                _FILLED.reset(token)
 
         CHANNELS[name] = send
         return send
@@ -132,9 +141,79 @@ def stored_secret(name: str, missing: str = "channel.secret_missing") -> str:
     return secret
 
 
-def fill_secrets(text: str) -> str:
-    """``text`` with each ``${secrets.name}`` replaced by that stored secret (see stored_secret)."""
-    return SECRET_PLACEHOLDER.sub(lambda m: stored_secret(m.group(1)), text)
+def fill_secrets(text: str, filled: list[str] | None = None, escape: Callable[[str], str] = str) -> str:
+    """``text`` with each ``${secrets.name}`` replaced by that stored secret (see stored_secret), passed
+    through ``escape`` (percent-encoding in a URL); each secret used is appended to ``filled``."""
+
+    def one(match: re.Match[str]) -> str:
+        secret = stored_secret(match.group(1))
+        if filled is not None:
+            filled.append(secret)
+        return escape(secret)
+
+    return SECRET_PLACEHOLDER.sub(one, text)
+
+
+def fill_url_secrets(url: str, filled: list[str] | None = None) -> str:
+    """``url`` with its ``${secrets.name}`` (a query value, ``user:${secrets.x}@``) filled in, encoded."""
+    return fill_secrets(url, filled, lambda secret: quote(secret, safe=""))
+
+
+def fill_secrets_in(value: Any, filled: list[str] | None = None) -> Any:
+    """A copy of JSON-shaped ``value`` (a query mapping, a body) with every text's placeholders filled in."""
+    if isinstance(value, str):
+        return fill_secrets(value, filled)
+    if isinstance(value, Mapping):
+        return {key: fill_secrets_in(item, filled) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [fill_secrets_in(item, filled) for item in value]
+    return value
+
+
+#: The parts of a channel's payload where a definition may name stored secrets (``${secrets.name}``)
+#: (a URL's query values and userinfo, a call's query values, body texts and headers): filled in by
+#: :func:`channel`'s wrapper just before sending, on a copy — the outbox row, its events and the
+#: definition keep the placeholders; a secret set nowhere is a permanent DeliveryError (a dead letter).
+SECRET_FIELDS: dict[str, tuple[str, ...]] = {"call": ("url", "query", "body", "headers"), "webhook": ("url",)}
+#: The secrets filled in for the delivery running now, masked in what httpx logs of its request line.
+_FILLED: ContextVar[list[str] | None] = ContextVar("gongdan_filled_secrets", default=None)
+
+
+def with_secrets(channel_name: str, payload: dict[str, Any], filled: list[str]) -> dict[str, Any]:
+    """The payload to send: ``payload`` itself, or a copy with the SECRET_FIELDS' placeholders filled in."""
+    wanted = [key for key in SECRET_FIELDS.get(channel_name, ()) if payload.get(key) is not None]
+    if not any("${secrets." in json.dumps(payload[key], default=str) for key in wanted):
+        return payload
+    copy = dict(payload)
+    for key in wanted:
+        copy[key] = (
+            fill_url_secrets(payload[key], filled)
+            if key == "url" and isinstance(payload[key], str)
+            else fill_secrets_in(payload[key], filled)
+        )
+    return copy
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with each of ``secrets`` (as written, percent- or form-encoded) replaced by ``***``
+    (secrets shorter than 4 characters are left: masking them would garble the text, not hide much)."""
+    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
+        for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
+            text = text.replace(form, MASK)
+    return text
+
+
+class _ScrubFilled(logging.Filter):
+    """httpx logs each request line with its full URL: mask the secrets this delivery filled into it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        filled = _FILLED.get()
+        if filled:
+            record.msg, record.args = scrub(record.getMessage(), filled), ()
+        return True
+
+
+logging.getLogger("httpx").addFilter(_ScrubFilled())
 
 
 # ----------------------------------------------------------------------------- webhook

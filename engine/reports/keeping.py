@@ -107,7 +107,7 @@ def rebuild(db: Any, app_key: str | None = None, batch: int = REBUILD_BATCH) -> 
                     AppVersion.app_id == app_id, AppVersion.version == version
                 )
             ).scalar_one()
-            specs[(app_id, version)] = compile_app(load_definition(data).app)
+            specs[(app_id, version)] = compile_app(load_definition(data, stored=True).app)
         return specs[(app_id, version)]
 
     done, last = 0, 0

@@ -28,7 +28,7 @@ def send_call(payload: dict[str, Any], idempotency_key: str, timeout: float) -> 
         answer = outbound.safe_http_request(
             payload.get("method", "GET"),
             payload["url"],
-            params=payload.get("query") or None,
+            params=_with_url_query(payload["url"], payload.get("query")),
             json=payload.get("body"),
             headers={
                 **{k: fill_secrets(str(v)) for k, v in (payload.get("headers") or {}).items()},
@@ -48,6 +48,16 @@ def send_call(payload: dict[str, Any], idempotency_key: str, timeout: float) -> 
         return json.loads(body) if body else None
     except ValueError:
         raise DeliveryError("the answer is not JSON", permanent=True) from None
+
+
+def _with_url_query(url: str, query: dict[str, Any] | None) -> Any:
+    """The call's ``query`` added to the parameters its URL already has (httpx would replace them)."""
+    if not query:
+        return None
+    try:
+        return httpx.URL(url).params.merge(query)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return query  # the request names the bad URL
 
 
 def apply_answer(db: Database, row: Any, answer: Any) -> None:
