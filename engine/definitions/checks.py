@@ -418,15 +418,18 @@ CREDENTIAL_HEADER = re.compile(r"authori[sz]ation|token|secret|api[-_]?key|passw
 def _calls(
     value: Any, path: tuple[str | int, ...]
 ) -> Iterator[tuple[tuple[str | int, ...], Mapping[str, Any]]]:
-    """Every ``call`` action anywhere in the definition (rules, escalations, reminders, nodes)."""
-    if isinstance(value, Mapping):
-        if isinstance(value.get("call"), Mapping):
+    """Every ``call`` action anywhere in the definition (rules, escalations, reminders, nodes); the
+    definition is plain data (dicts and lists), so the walk skips leaves by their exact type."""
+    if type(value) is dict:
+        if type(value.get("call")) is dict:
             yield (*path, "call"), value["call"]
         for key, item in value.items():
-            yield from _calls(item, (*path, key))
-    elif isinstance(value, list | tuple):
+            if type(item) is dict or type(item) is list:
+                yield from _calls(item, (*path, key))
+    elif type(value) is list:
         for i, item in enumerate(value):
-            yield from _calls(item, (*path, i))
+            if type(item) is dict or type(item) is list:
+                yield from _calls(item, (*path, i))
 
 
 @gate

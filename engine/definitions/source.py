@@ -122,7 +122,7 @@ def check_data_depth(data: Any) -> None:
             if depth > MAX_DEPTH:
                 raise _fail("source.too_deep", limit=MAX_DEPTH)
             children = value.values() if isinstance(value, dict) else value
-            stack.extend((child, depth + 1) for child in children)
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
 
 
 def _check_depth(text: str) -> None:

@@ -43,16 +43,18 @@ def templates_compile(data: Mapping[str, Any]) -> Iterator[Found]:
 
 
 def notify_actions(value: Any, path: Path) -> Iterator[tuple[Path, Mapping[str, Any]]]:
-    """Every ``notify`` action under ``value`` (rules, escalation steps, auto nodes, reminders, …)."""
-    if isinstance(value, Mapping):
+    """Every ``notify`` action under ``value`` (rules, escalation steps, auto nodes, reminders, …);
+    plain definition data, so leaves are skipped by their exact type."""
+    if type(value) is dict:
         for key, sub in value.items():
-            if key == "notify" and isinstance(sub, Mapping) and "channel" in sub:
+            if key == "notify" and type(sub) is dict and "channel" in sub:
                 yield (*path, key), sub
-            else:
+            elif type(sub) is dict or type(sub) is list:
                 yield from notify_actions(sub, (*path, key))
-    elif isinstance(value, list | tuple):
+    elif type(value) is list:
         for i, sub in enumerate(value):
-            yield from notify_actions(sub, (*path, i))
+            if type(sub) is dict or type(sub) is list:
+                yield from notify_actions(sub, (*path, i))
 
 
 @check
