@@ -7,9 +7,14 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+#: Values freeze and thaw hand back as they are, told by exact type before the (slower) ABC check.
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+
 
 def freeze(value: Any) -> Any:
     """Deep-freeze plain data: dicts become read-only mappings, lists become tuples."""
+    if type(value) in _LEAVES:
+        return value
     if isinstance(value, Mapping):
         return MappingProxyType({k: freeze(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
@@ -19,6 +24,8 @@ def freeze(value: Any) -> Any:
 
 def thaw(value: Any) -> Any:
     """The inverse of :func:`freeze`: plain dicts and lists again (for JSON/YAML out)."""
+    if type(value) in _LEAVES:
+        return value
     if isinstance(value, Mapping):
         return {k: thaw(v) for k, v in value.items()}
     if isinstance(value, tuple | list):
