@@ -15,12 +15,14 @@ tests that count statements per request keep counting).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 
 
@@ -102,6 +104,18 @@ def _driver_params(p: _Prepared, params: Mapping[str, Any]) -> Any:
     return values if p.order is None else p.order(values)
 
 
+@contextmanager
+def _as_sqlalchemy_errors(conn: Connection, sql: str, args: Any) -> Iterator[None]:
+    """A driver error raised as SQLAlchemy raises it (OperationalError, IntegrityError, …), so the
+    callers' handlers — a 503 for an unreachable database, a retry after a deadlock, a unique value
+    taken — see the same exceptions whichever way a statement ran."""
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        yield
+    except dbapi_error as exc:
+        raise DBAPIError.instance(sql, args, exc, dbapi_error, dialect=conn.dialect) from exc
+
+
 def execute(conn: Connection, stmt: ClauseElement, params: Mapping[str, Any]) -> Any:
     """Run ``stmt`` with ``params`` in ``conn``'s transaction: a DBAPI cursor (``fetchone``,
     ``rowcount``), or SQLAlchemy's result where the statement is not one this module runs."""
@@ -113,7 +127,8 @@ def execute(conn: Connection, stmt: ClauseElement, params: Mapping[str, Any]) ->
     if conn._has_events or conn.engine._has_events:
         for fn in conn.dispatch.before_cursor_execute:
             fn(conn, cursor, p.sql, args, None, False)
-    cursor.execute(p.sql, args)
+    with _as_sqlalchemy_errors(conn, p.sql, args):
+        cursor.execute(p.sql, args)
     return cursor
 
 
@@ -130,7 +145,8 @@ def execute_many(conn: Connection, stmt: ClauseElement, rows: Sequence[Mapping[s
     if conn._has_events or conn.engine._has_events:
         for fn in conn.dispatch.before_cursor_execute:
             fn(conn, cursor, p.sql, args, None, True)
-    cursor.executemany(p.sql, args)
+    with _as_sqlalchemy_errors(conn, p.sql, args):
+        cursor.executemany(p.sql, args)
     cursor.close()
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from flask import Blueprint, request
 from jsonschema import Draft202012Validator
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import UnsupportedMediaType
 
 from engine.errors import InputError, NotFoundError, Problem
@@ -206,13 +207,31 @@ def api(
             if body is not None:
                 schema = body(**kwargs) if callable(body) else body
                 kwargs["data"] = json_body(schema)
-            return fn(**kwargs)
+            return _retrying(fn, kwargs)
 
         bp.add_url_rule(rule, endpoint=fn.__name__, view_func=view, methods=[op.method])
         OPERATIONS.append(op)
         return fn
 
     return deco
+
+
+#: SQLSTATEs of a transaction PostgreSQL rolled back to break a deadlock or a serialization conflict:
+#: nothing of it was written, so running the command again is safe (and what a client would do).
+RETRY_SQLSTATES = frozenset({"40P01", "40001"})
+RETRIES = 2
+
+
+def _retrying(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    """Run the endpoint; once more (twice at most) when the database rolled its transaction back to
+    break a deadlock — e.g. a worker firing a ticket's timer while a person acts on that ticket — so
+    the person gets the answer instead of a 503."""
+    for attempt in range(RETRIES + 1):
+        try:
+            return fn(**kwargs)
+        except OperationalError as exc:
+            if attempt == RETRIES or getattr(exc.orig, "sqlstate", None) not in RETRY_SQLSTATES:
+                raise
 
 
 # ---------------------------------------------------------------------------- request parsing
