@@ -14,7 +14,7 @@ from itertools import pairwise
 from typing import Any, NamedTuple
 
 import engine.definitions.flow_messages  # noqa: F401  (the flow checks' messages)
-from engine.config import SECRET_PLACEHOLDER
+from engine.config import HOOK_PREFIX, SECRET_PLACEHOLDER
 from engine.definitions.source import format_path
 from engine.expressions import NameInfo, check_expression
 from engine.forms.fields import COMMON_OPTIONS, FIELD_TYPES
@@ -401,14 +401,19 @@ def webhooks_name_existing_types(data: Mapping[str, Any]) -> Iterator[Found]:
                 yield ("webhooks", i, "ticket_types", j), "check.unknown_ticket_type", {"name": tkey}
 
 
+def suggested_secret(text: Any, **params: Any) -> dict[str, Any]:
+    """Message parameters naming the store a credential found under ``text`` belongs in: the
+    ``hook.<name>`` secret and its ``GONGDAN_HOOK_<NAME>`` variable."""
+    name = re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_")[:50] or "credential"
+    return {"name": name, "env": f"{HOOK_PREFIX}{name.upper()}", **params}
+
+
 @gate
 def webhooks_sign_with_a_stored_secret(data: Mapping[str, Any]) -> Iterator[Found]:
     """A webhook names its signing secret (``secret_ref``), never holds it."""
     for i, hook in enumerate(data.get("webhooks") or ()):
         if "secret" in hook:
-            name = re.sub(r"[^a-z0-9_]", "_", str(hook["id"]).lower())[:50]
-            env = f"GONGDAN_HOOK_{name.upper()}"
-            yield ("webhooks", i, "secret"), "check.inline_secret", {"name": name, "env": env}
+            yield ("webhooks", i, "secret"), "check.inline_secret", suggested_secret(hook["id"])
 
 
 #: Request headers that carry credentials: a definition names their secret (``${secrets.name}``).
@@ -439,15 +444,10 @@ def call_credentials_are_references(data: Mapping[str, Any]) -> Iterator[Found]:
     for path, call in _calls(data, ()):
         for header, value in (call.get("headers") or {}).items():
             if CREDENTIAL_HEADER.search(str(header)) and not SECRET_PLACEHOLDER.search(str(value)):
-                name = re.sub(r"[^a-z0-9_]", "_", str(header).lower())[:50]
                 yield (
                     (*path, "headers", header),
                     "check.inline_header_secret",
-                    {
-                        "header": header,
-                        "name": name,
-                        "env": f"GONGDAN_HOOK_{name.upper()}",
-                    },
+                    suggested_secret(header, header=header),
                 )
 
 

@@ -23,8 +23,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from engine.config import HOOK_PREFIX, ROBOT_PREFIX, SECRET_PLACEHOLDER
-from engine.definitions.checks import Found, _field_entries, gate
+from engine.config import ROBOT_PREFIX, SECRET_PLACEHOLDER
+from engine.definitions.checks import Found, _field_entries, gate, suggested_secret
 from engine.expressions import ExprError, compile_expr
 from engine.forms.names import form_names
 
@@ -77,17 +77,6 @@ def is_credential_name(name: Any) -> bool:
     return last != "key" or len(words) == 1 or words[-2] in KEY_QUALIFIERS
 
 
-def secret_name(text: Any) -> str:
-    """A store name (``hook.<name>``) suggested for a credential found under ``text``."""
-    name = re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_")[:50]
-    return name or "credential"
-
-
-def _named(text: Any, **params: Any) -> dict[str, Any]:
-    name = secret_name(text)
-    return {"name": name, "env": f"{HOOK_PREFIX}{name.upper()}", **params}
-
-
 def _literal(value: Any) -> bool:
     """A constant that holds something and names no stored secret: text, or a number (a PIN)."""
     if isinstance(value, bool) or value is None:
@@ -130,14 +119,14 @@ def url_problems(url: Any, path: Path, settings: Mapping[str, Any]) -> Iterator[
     if userinfo:
         user, has_password, password = userinfo.group(1).partition(":")
         if _literal(password if has_password else user):
-            yield path, "check.url_userinfo_secret", _named(f"{_host_label(base)}_password")
+            yield path, "check.url_userinfo_secret", suggested_secret(f"{_host_label(base)}_password")
     for key, value in pairs:
         if not is_credential_name(key) or not _literal(value):
             continue
         resolved = _SETTING_REF.sub(lambda m: str(settings.get(m.group(1), "")), value)
         if SECRET_PLACEHOLDER.search(resolved) or _via_credential_setting(value, settings, _SETTING_REF):
             continue
-        yield path, "check.url_query_secret", _named(key, param=key)
+        yield path, "check.url_query_secret", suggested_secret(key, param=key)
 
 
 def _host_label(url: str) -> str:
@@ -176,7 +165,7 @@ def _body_problems(value: Any, path: Path) -> Iterator[Found]:
     if isinstance(value, Mapping):
         for key, item in value.items():
             if is_credential_name(key) and _literal(item):
-                yield (*path, key), "check.body_secret", _named(key, key=key)
+                yield (*path, key), "check.body_secret", suggested_secret(key, key=key)
             else:
                 yield from _body_problems(item, (*path, key))
     elif isinstance(value, list):
@@ -222,9 +211,9 @@ def _call_problems(
     for key in credentials:
         problem = _query_value_problem(query[key], settings, known)
         if problem == "inline":
-            yield (*path, "query", key), "check.query_secret", _named(key, param=key)
+            yield (*path, "query", key), "check.query_secret", suggested_secret(key, param=key)
         elif problem == "unquoted":
-            yield (*path, "query", key), "check.query_secret_unquoted", _named(key, param=key)
+            yield (*path, "query", key), "check.query_secret_unquoted", suggested_secret(key, param=key)
     yield from _body_problems(call.get("body"), (*path, "body"))
 
 
@@ -258,4 +247,4 @@ def settings_hold_no_credential(data: Mapping[str, Any]) -> Iterator[Found]:
         if isinstance(value, str) and "://" in value:
             yield from url_problems(value, ("settings", key), settings)
         elif is_credential_name(key) and _literal(value):
-            yield ("settings", key), "check.setting_secret", _named(key, key=key)
+            yield ("settings", key), "check.setting_secret", suggested_secret(key, key=key)
