@@ -103,6 +103,18 @@ class Ticket:
 
 
 @dataclass(frozen=True)
+class CheckedInput:
+    """A new ticket's data as the form cleaned it for one version of its app (Runtime.check_input)."""
+
+    version: int
+    clean: dict[str, Any]
+
+    def for_version(self, version: int) -> dict[str, Any] | None:
+        """The cleaned data if it was checked against ``version``, else None (check again)."""
+        return self.clean if version == self.version else None
+
+
+@dataclass(frozen=True)
 class PublishResult:
     app: str
     version: int
@@ -249,7 +261,9 @@ class Runtime(FlowCommands):
         return spec, tspec
 
     def _app_row(self, conn: Connection, app_key: str) -> tuple[int, int]:
-        row = conn.execute(APP_ROW, {"key": app_key}).first()
+        result = fast.execute(conn, APP_ROW, {"key": app_key})
+        row = result.fetchone()
+        result.close()
         if row is None:
             raise NotFoundError("runtime.unknown_app", app=app_key)
         return row[0], row[1]
@@ -282,15 +296,32 @@ class Runtime(FlowCommands):
         self, app_key: str, ticket_type: str, data: Mapping[str, Any], actor: int | None = None
     ) -> Ticket:
         """Create a ticket: validate, number it, start its flow, append its events — or write nothing."""
-        with timed_command("submit"), self.db.write() as conn:
+        with timed_command("submit"):
+            now = self.clock()
+            checked = self.check_input(app_key, ticket_type, data, actor, now)
+            with self.db.write() as conn:
+                app_id, version = self._app_row(conn, app_key)
+                spec = self.spec_for(conn, app_id, version)
+                tspec = _ticket_type(spec, ticket_type)
+                ticket, outbox = self._create_ticket(
+                    conn, app_id, version, spec, tspec, data, actor, now, checked=checked.for_version(version)
+                )
+        self._after_commit(outbox)
+        return ticket
+
+    def check_input(
+        self, app_key: str, ticket_type: str, data: Mapping[str, Any], actor: int | None, now: dt.datetime
+    ) -> CheckedInput:
+        """The form's validation of a new ticket's ``data`` as ``actor`` at ``now``, done in a read
+        transaction before the write one: on SQLite writers take turns, and this is a third of a
+        submit's work (the user, the field permissions of the start node, the form, references).
+        A version published in between is noticed by the write (``CheckedInput.for_version``),
+        which then checks again in its own transaction."""
+        with self.db.read() as conn:
             app_id, version = self._app_row(conn, app_key)
             spec = self.spec_for(conn, app_id, version)
             tspec = _ticket_type(spec, ticket_type)
-            ticket, outbox = self._create_ticket(
-                conn, app_id, version, spec, tspec, data, actor, self.clock()
-            )
-        self._after_commit(outbox)
-        return ticket
+            return CheckedInput(version, self._checked(conn, app_id, spec.key, tspec, data, actor, now))
 
     def _create(self, *args: Any, **kwargs: Any) -> tuple[int, list[int]]:
         """Write a new ticket and start its flow in ``conn``: (record id, outbox ids)."""
@@ -309,15 +340,16 @@ class Runtime(FlowCommands):
         now: dt.datetime,
         parent: tuple[int, str] | None = None,
         events: Iterable[tuple[str, dict[str, Any]]] = (),
+        checked: Mapping[str, Any] | None = None,
     ) -> tuple[Ticket, list[int]]:
-        """Write a new ticket and start its flow in ``conn``: (the ticket, outbox ids)."""
+        """Write a new ticket and start its flow in ``conn``: (the ticket, outbox ids). ``checked`` is
+        ``data`` as :meth:`check_input` cleaned it for this version, else it is checked here."""
         app_key, ticket_type = spec.key, tspec.key
-        env = Env(
-            self._user(conn, actor, app_id, tspec.form), now, {"app": app_key, "ticket_type": ticket_type}
+        clean = (
+            dict(checked)
+            if checked is not None
+            else self._checked(conn, app_id, app_key, tspec, data, actor, now)
         )
-        access = self._access(conn, tspec, tspec.flow.start, actor, app_id)
-        clean = tspec.form.validate(data, env=env, locked=access.locked())
-        self._check_references(conn, tspec, clean)
         for key, pattern in tspec.autonumbers:
             counter = f"{app_key}:{ticket_type}:{key}:{pattern.period(now)}"
             clean[key] = pattern.render(now, self._next_seq(conn, counter))
@@ -360,6 +392,25 @@ class Runtime(FlowCommands):
         work.events.extend(events)  # e.g. message_received, for the rules that start from a message
         work.apply(stepping.start(tspec.flow, work.hooks()))
         return self._commit_work(conn, work, rec)
+
+    def _checked(
+        self,
+        conn: Connection,
+        app_id: int,
+        app_key: str,
+        tspec: TypeSpec,
+        data: Mapping[str, Any],
+        actor: int | None,
+        now: dt.datetime,
+    ) -> dict[str, Any]:
+        """``data`` validated by the form with ``actor``'s field permissions at the start node."""
+        env = Env(
+            self._user(conn, actor, app_id, tspec.form), now, {"app": app_key, "ticket_type": tspec.key}
+        )
+        access = self._access(conn, tspec, tspec.flow.start, actor, app_id)
+        clean = tspec.form.validate(data, env=env, locked=access.locked())
+        self._check_references(conn, tspec, clean)
+        return clean
 
     def update(
         self,
@@ -626,7 +677,10 @@ class Runtime(FlowCommands):
         return tspec.access(stage, roles)
 
     def _roles(self, conn: Connection, actor: int, app_id: int) -> list[str]:
-        return list(conn.execute(ROLE_KEYS, {"user_id": actor, "app_id": app_id}).scalars())
+        result = fast.execute(conn, ROLE_KEYS, {"user_id": actor, "app_id": app_id})
+        keys = [row[0] for row in result.fetchall()]
+        result.close()
+        return keys
 
     def _user(self, conn: Connection, actor: int | None, app_id: int, form: FormSpec) -> dict[str, Any]:
         """What ``user`` means in this app's expressions; loaded only when the form reads it."""

@@ -250,6 +250,12 @@ def submit(
     from engine.runtime import _ticket_type
 
     channel = idempotency_channel(principal)
+    with runtime.db.read() as conn:
+        known = _keyed(conn, channel, idempotency_key)
+    if known is not None:  # a retry: the first answer stands, even if the form changed since
+        return known, None
+    now = runtime.clock()
+    checked = runtime.check_input(app_key, ticket_type, data, principal.user_id, now)
     # Like engine.rules.inbound.receive, this shares the Runtime's transaction through its internals
     # until submit offers a hook (extra rows written before commit).
     try:
@@ -257,11 +263,18 @@ def submit(
             known = _keyed(conn, channel, idempotency_key)
             if known is not None:
                 return known, None
-            now = runtime.clock()
             app_id, version = runtime._app_row(conn, app_key)
             spec = runtime.spec_for(conn, app_id, version)
             ticket, outbox = runtime._create_ticket(
-                conn, app_id, version, spec, _ticket_type(spec, ticket_type), data, principal.user_id, now
+                conn,
+                app_id,
+                version,
+                spec,
+                _ticket_type(spec, ticket_type),
+                data,
+                principal.user_id,
+                now,
+                checked=checked.for_version(version),
             )
             conn.execute(
                 insert(IM).values(

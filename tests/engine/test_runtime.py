@@ -237,6 +237,30 @@ def test_a_new_version_leaves_running_tickets_on_theirs(runtime, db, ticket_data
     assert runtime.act(task["id"], "complete").stage == "fix"  # the only way out of triage
 
 
+def test_a_submit_checked_before_a_new_version_is_published_obeys_the_new_version(runtime, db, ticket_data):
+    # A submit checks its data in a read transaction before it takes its turn to write; when a
+    # version is published in between, the write checks again against what it writes under.
+    v2 = read_source(APPS / "complaint.yaml").data
+    v2["ticket_types"]["complaint"]["form"]["sections"][0]["fields"].append(
+        {"key": "wechat", "type": "text", "required": True, "label": {"zh": "微信号", "en": "WeChat"}}
+    )
+    checked_then_published = runtime.check_input
+
+    def check_input(*args, **kwargs):
+        checked = checked_then_published(*args, **kwargs)
+        assert checked.version == 1
+        runtime.publish(v2)
+        return checked
+
+    runtime.check_input = check_input
+    with pytest.raises(FormError) as caught:
+        runtime.submit("complaint", "complaint", ticket_data)
+    assert [(p.path, p.code) for p in caught.value.problems] == [("wechat", "form.required")]
+    assert count_records(db) == 0
+    runtime.check_input = checked_then_published
+    assert runtime.submit("complaint", "complaint", dict(ticket_data, wechat="acme")).app_version == 2
+
+
 def test_publishing_the_same_definition_again_creates_no_version(runtime, complaint_app):
     again = runtime.publish(APPS / "complaint.yaml")
     assert not again.published and again.version == 1
