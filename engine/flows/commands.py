@@ -319,84 +319,110 @@ class FlowCommands:
     def fire_due_timers(self, now: dt.datetime | None = None, limit: int = TIMER_BATCH) -> int:
         """Fire every timer due by ``now``, oldest first; a worker that was down catches up.
 
-        Each timer is picked inside its firing transaction with engine.jobs.claiming (``FOR UPDATE
-        SKIP LOCKED`` on PostgreSQL), so workers ticking together share the timers and none fires
-        twice. A timer that crashes unexpectedly (not a flow error, e.g. a lost connection) stays
-        pending for the next tick and does not hold up the ones behind it. ``limit`` is unused and
-        kept for callers.
+        Each timer is fired in its own transaction, taking its locks in the order every command
+        takes them: the ticket's record first, then the timer. (The other order — timer, then
+        record — deadlocks on PostgreSQL against a person acting on the same ticket, who holds the
+        record and then updates its pending timers.) The next timer is the oldest due one whose
+        ticket nobody holds, its record taken with engine.jobs.claiming (``FOR UPDATE SKIP LOCKED``),
+        so workers ticking together share the timers; when every due timer is on a ticket someone
+        holds, the worker waits for the oldest one's record, holding nothing else. Holding the
+        record, it claims the timer only if it is still pending and due, so none fires twice; one
+        fired, cancelled or moved meanwhile is passed over, not counted. A timer that crashes
+        unexpectedly (not a flow error, e.g. a lost connection) stays pending for the next tick and
+        does not hold up the ones behind it. ``limit`` is unused and kept for callers.
         """
         now = now or self.clock()
         fired = 0
-        crashed: set[int] = set()
+        passed: set[int] = set()  # crashed or gone meanwhile: left to the next tick
         while True:
-            outcome = self._fire_next(now, crashed)
+            outcome = self._fire_next(now, passed)
             if outcome is None:
                 return fired
             fired += outcome
 
-    def _fire_next(self, now: dt.datetime, crashed: set[int]) -> bool | None:
-        """Fire the oldest due timer nobody else holds; None when there is none left."""
+    def _fire_next(self, now: dt.datetime, passed: set[int]) -> bool | None:
+        """Fire the oldest due timer (of a ticket nobody holds, if any); None when none is left."""
         from engine.jobs.claiming import locked
+        from engine.store.models import Record
 
-        query = select(TM.c.id).where(TM.c.status == "pending", TM.c.due_at <= now)
-        if crashed:
-            query = query.where(TM.c.id.not_in(sorted(crashed)))
-        query = locked(query.order_by(TM.c.due_at, TM.c.id).limit(1))
+        R = Record.__table__
+        due = select(TM.c.id, TM.c.record_id).where(TM.c.status == "pending", TM.c.due_at <= now)
+        if passed:
+            due = due.where(TM.c.id.not_in(sorted(passed)))
+        due = due.order_by(TM.c.due_at, TM.c.id).limit(1)
+        free = locked(due.join(R, R.c.id == TM.c.record_id), of=R)
         picked: list[int] = []
 
         def pick(conn: Connection) -> int | None:
-            timer_id = conn.execute(query).scalar()
-            if timer_id is not None:
-                picked.append(timer_id)
-            return timer_id
+            # The record is locked here (skipping held ones) or, when every due timer's ticket is
+            # held, by _fire's self._record, which waits for it; never the timer before its record.
+            row = conn.execute(free).first() or conn.execute(due).first()
+            if row is not None:
+                picked.append(row.id)
+                return int(row.id)
+            return None
 
         try:
-            return self._fire_guarded(pick)
+            outcome = self._fire_guarded(pick, due_by=now)
         except Exception:
             if not picked:
                 raise
             log.exception("timer %s crashed; it stays pending for the next tick", picked[0])
-            crashed.add(picked[0])
+            passed.add(picked[0])
             return False
+        if outcome is False:
+            passed.add(picked[0])  # fired or cancelled by someone else, or failed: not pending now
+        return outcome
 
     def fire_timer(self, timer_id: int) -> bool:
         """Fire one due timer exactly once; an error is logged on the ticket, never retried forever."""
         return bool(self._fire_guarded(lambda conn: timer_id))
 
-    def _fire_guarded(self, pick: Callable[[Connection], int | None]) -> bool | None:
+    def _fire_guarded(
+        self, pick: Callable[[Connection], int | None], due_by: dt.datetime | None = None
+    ) -> bool | None:
         timer_id: int | None = None
         try:
             with timed_command("timer"), self.db.write() as conn:
                 timer_id = pick(conn)
                 if timer_id is None:
                     return None
-                return self._fire(conn, timer_id)
+                return self._fire(conn, timer_id, due_by)
         except GongdanError as exc:
+            if timer_id is None:
+                raise
             log.warning("timer %s failed: %s", timer_id, exc.message("en"))
             with self.db.write() as conn:
+                timer = conn.execute(select(TM.c.record_id, TM.c.node_id).where(TM.c.id == timer_id)).one()
+                self._record(conn, timer.record_id)  # the ticket before its timer, as everywhere
                 claimed = conn.execute(
                     update(TM)
                     .where(TM.c.id == timer_id, TM.c.status == "pending")
                     .values(status="failed", fired_at=self.clock(), payload=TM.c.payload)
                 )
                 if claimed.rowcount == 1:
-                    timer = conn.execute(select(TM).where(TM.c.id == timer_id)).one()
                     self._log_flow_error(
                         conn, timer.record_id, exc, {"timer": timer_id, "node": timer.node_id}
                     )
             return False
 
-    def _fire(self, conn: Connection, timer_id: int) -> bool:
+    def _fire(self, conn: Connection, timer_id: int, due_by: dt.datetime | None = None) -> bool:
+        """Fire ``timer_id`` if it is still pending (and due by ``due_by``); False when it is not.
+
+        The ticket's record is locked first (waiting for a command that holds it), then the timer is
+        claimed by a conditional UPDATE: the same lock order as every command, so no deadlock.
+        """
         now = self.clock()
-        claimed = conn.execute(
-            update(TM)
-            .where(TM.c.id == timer_id, TM.c.status == "pending")
-            .values(status="fired", fired_at=now)
-        )
-        if claimed.rowcount != 1:
+        record_id = conn.execute(select(TM.c.record_id).where(TM.c.id == timer_id)).scalar()
+        if record_id is None:
+            return False
+        rec = self._record(conn, record_id)
+        claim = update(TM).where(TM.c.id == timer_id, TM.c.status == "pending")
+        if due_by is not None:
+            claim = claim.where(TM.c.due_at <= due_by)
+        if conn.execute(claim.values(status="fired", fired_at=now)).rowcount != 1:
             return False
         timer = conn.execute(select(TM).where(TM.c.id == timer_id)).one()
-        rec = self._record(conn, timer.record_id)
         work = self._flow_work(conn, rec, None, now)
         if timer.kind == "node":
             if timer.node_id in work.instance.tokens:
@@ -817,7 +843,7 @@ class FlowCommands:
         from engine.store.models import Event, Outbox, Record
 
         R = Record.__table__
-        rec = conn.execute(select(R.c.event_seq, R.c.number).where(R.c.id == record_id)).one()
+        rec = self._record(conn, record_id)  # locked: a command writing the ticket now goes first
         now = self.clock()
         payload = {"code": exc.code, "message": {"zh": exc.message("zh"), "en": exc.message("en")}, **where}
         conn.execute(

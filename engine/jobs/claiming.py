@@ -16,12 +16,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select
+from sqlalchemy import Connection, FromClause, Select
 
 
-def locked(query: Select[Any]) -> Select[Any]:
-    """``query`` taking a row lock on what it returns, skipping rows other transactions hold."""
-    return query.with_for_update(skip_locked=True)
+def locked(query: Select[Any], of: FromClause | None = None) -> Select[Any]:
+    """``query`` taking a row lock on what it returns, skipping rows other transactions hold.
+
+    ``of`` names the table whose rows are locked when the query joins several (``FOR UPDATE OF``):
+    e.g. the timer worker locks a ticket's record, not its timer, when it picks what to fire.
+    """
+    return query.with_for_update(skip_locked=True, of=of)
 
 
 def pick(conn: Connection, query: Select[Any]) -> Sequence[Any]:
