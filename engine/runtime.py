@@ -569,7 +569,10 @@ class Runtime(FlowCommands):
         return next_value(conn, key)
 
     def _record(self, conn: Connection, record_id: int) -> Any:
-        q = RECORD_FOR_UPDATE if conn.dialect.name == "postgresql" else RECORD
+        """The ticket's row; on PostgreSQL locked for the command (commands on one ticket take
+        turns), but not in a read transaction, where a lock would make readers wait for writers."""
+        lock = conn.dialect.name == "postgresql" and not conn.get_execution_options().get("readonly")
+        q = RECORD_FOR_UPDATE if lock else RECORD
         rec = conn.execute(q, {"record_id": record_id}).first()
         if rec is None:
             raise NotFoundError(what="ticket", ident=record_id)
