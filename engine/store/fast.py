@@ -105,7 +105,7 @@ def _driver_params(p: _Prepared, params: Mapping[str, Any]) -> Any:
 
 
 @contextmanager
-def _as_sqlalchemy_errors(conn: Connection, sql: str, args: Any) -> Iterator[None]:
+def as_sqlalchemy_errors(conn: Connection, sql: str, args: Any) -> Iterator[None]:
     """A driver error raised as SQLAlchemy raises it (OperationalError, IntegrityError, …), so the
     callers' handlers — a 503 for an unreachable database, a retry after a deadlock, a unique value
     taken — see the same exceptions whichever way a statement ran."""
@@ -127,7 +127,7 @@ def execute(conn: Connection, stmt: ClauseElement, params: Mapping[str, Any]) ->
     if conn._has_events or conn.engine._has_events:
         for fn in conn.dispatch.before_cursor_execute:
             fn(conn, cursor, p.sql, args, None, False)
-    with _as_sqlalchemy_errors(conn, p.sql, args):
+    with as_sqlalchemy_errors(conn, p.sql, args):
         cursor.execute(p.sql, args)
     return cursor
 
@@ -145,7 +145,7 @@ def execute_many(conn: Connection, stmt: ClauseElement, rows: Sequence[Mapping[s
     if conn._has_events or conn.engine._has_events:
         for fn in conn.dispatch.before_cursor_execute:
             fn(conn, cursor, p.sql, args, None, True)
-    with _as_sqlalchemy_errors(conn, p.sql, args):
+    with as_sqlalchemy_errors(conn, p.sql, args):
         cursor.executemany(p.sql, args)
     cursor.close()
 

@@ -86,3 +86,32 @@ def test_an_update_reports_the_rows_it_touched_and_listeners_see_each_statement(
     assert seen.count("INSERT") == 1 and seen.count("UPDATE") == 2
     with db.read() as conn:
         assert conn.execute(select(R.c.status).where(R.c.id == rid)).scalar_one() == "closed"
+
+
+def test_a_write_that_cannot_get_sqlite_s_lock_fails_as_an_unavailable_database(
+    tmp_path, monkeypatch
+) -> None:
+    # BEGIN IMMEDIATE goes straight to the driver; a lock held past the busy timeout must still
+    # raise SQLAlchemy's OperationalError (which the API answers with 503), not the driver's error.
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from engine.store import Database
+    from engine.store import db as store_db
+
+    monkeypatch.setattr(store_db, "SQLITE_BUSY_TIMEOUT_S", 0)
+    path = tmp_path / "busy.db"
+    database = Database(f"sqlite:///{path}")
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("CREATE TABLE t (x)")
+        other.execute("BEGIN IMMEDIATE")  # another process in the middle of its write
+        with pytest.raises(OperationalError, match="locked"), database.write():
+            pass
+        other.execute("ROLLBACK")
+        with database.write() as conn:  # free again: the next write goes through
+            assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 0
+    finally:
+        other.close()
+        database.dispose()
