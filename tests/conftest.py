@@ -15,9 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from filelock import FileLock
 from sqlalchemy import create_engine, text
 
+import engine.people
 from engine.store import Database, migrate
 from engine.store.models import Base
 from tests.browser import browser  # noqa: F401  (one Chromium a test process: tests/e2e, tests/security)
@@ -30,6 +32,13 @@ RUN_ID = os.environ.setdefault("GONGDAN_TEST_RUN", uuid.uuid4().hex[:12])
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 PG_TEMPLATE = f"gdt_{RUN_ID}_tmpl"
 PG_WORKER_DB = f"gdt_{RUN_ID}_{WORKER}"
+
+
+# Passwords: the product hashes at engine.people.PASSWORD_COST (~100 ms a hash, by design); the suite
+# creates thousands of users and signs in thousands of times, so tests in this process hash with the
+# same argon2id at its lowest cost. Servers the tests start as processes (e2e, faults, load) hash at
+# the real cost, and tests/engine/test_password_cost.py checks what a real process stores.
+engine.people._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 def _pg_url(dbname: str) -> str:
