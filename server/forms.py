@@ -89,8 +89,8 @@ def _value(f: FieldDef, raw: list[str], tz: str | None) -> Any:
     if not filled:
         return _SKIP
     text = filled[-1]
-    if f.type in ("user", "department", "link") and f.get("multiple"):
-        return [_number(v) for v in re.split(r"[\s,，、]+", text.strip()) if v]
+    if f.type in ("user", "department", "link") and f.get("multiple"):  # a picker's choices, or "3, 4"
+        return [_number(v) for one in filled for v in re.split(r"[\s,，、]+", one.strip()) if v]
     if f.type in NUMERIC:
         return _number(text)
     if f.type == "datetime":

@@ -7,6 +7,11 @@ looked up through :data:`FIELD_MACROS`. The initial visibility, required markers
 values come from :func:`engine.forms.state.form_state`, so the page is right before any script
 runs, and form.js keeps it right by asking the same function again.
 
+``user`` and ``department`` fields are drawn as a picker of names (the value stays the id) when
+the caller hands in a ``directory`` (see :mod:`engine.forms.directory`); without one (the
+designer's preview) they stay a box for the id. Text fields with a ``max_length`` show how much
+of it is used (form.js keeps the count live).
+
 Permissions (field key or ``"*"`` → ``editable|readonly|hidden``): a hidden field is not
 rendered at all, not even as a hidden input; a read-only one is rendered disabled, with its
 value (disabled controls are not posted, so a read-only value can never come back as input).
@@ -128,6 +133,8 @@ class FieldView:
     levels: list[list[dict[str, Any]]] = field(default_factory=list)  # cascade: options per level
     tree: list[dict[str, Any]] = field(default_factory=list)  # cascade: the whole option tree
     files: list[str] = field(default_factory=list)
+    picker: bool = False  # user/department: ``options`` holds the people or departments to pick
+    max_length: int | None = None  # text: shown as a count of what is used
     columns: list[FieldView] = field(default_factory=list)  # subtable
     rows: list[list[FieldView]] = field(default_factory=list)
     template_row: list[FieldView] = field(default_factory=list)
@@ -141,10 +148,17 @@ class FieldView:
         return self.type in WIDE_TYPES
 
     @property
+    def used(self) -> int:
+        """Characters typed so far, as the browser counts them against ``maxlength`` (UTF-16 units)."""
+        return len(self.text.encode("utf-16-le")) // 2
+
+    @property
     def describedby(self) -> str:
         ids = [f"{self.id}-help"] if self.help else []
         if self.errors:
             ids.append(f"{self.id}-error")
+        if self.max_length:
+            ids.append(f"{self.id}-count")
         return " ".join(ids)
 
 
@@ -155,13 +169,15 @@ def render_form(
     lang: str | None = None,
     permissions: Mapping[str, str] | Any = None,
     option_sets: Mapping[str, Any] | None = None,
+    directory: Mapping[str, Iterable[tuple[int, str]]] | None = None,
 ) -> str:
     """The form of ``type_spec`` (a compiled TypeSpec) as an HTML fragment in ``lang``.
 
     ``values``: the record or the input so far (defaults fill what it lacks); ``problems``:
     each shown beside the field its path names, the rest above the form; ``permissions``: a
     mapping field key (or ``"*"``) → level, or a FieldAccess; ``option_sets``: the app's option
-    sets, for fields with ``options_from``.
+    sets, for fields with ``options_from``; ``directory``: ``{"user": [(id, label)…],
+    "department": […]}``, whom those fields may name (:func:`engine.forms.directory.form_directory`).
     """
     lang = current_lang(lang)
     level = _level_of(permissions)
@@ -172,7 +188,7 @@ def render_form(
             record[f.key] = f.get("default")
     state = form_state(type_spec, record, lang=lang)
     problems = list(problems)
-    builder = _Builder(lang, option_sets or {}, problems, state)
+    builder = _Builder(lang, option_sets or {}, problems, state, directory or {})
 
     sections: list[tuple[SectionDef, dict[str, Any]]] = []
     for n, s in enumerate(form_def.sections, 1):
@@ -250,9 +266,17 @@ class _Builder:
     """Turns field definitions and values into FieldViews, placing each problem by its path."""
 
     def __init__(
-        self, lang: str, option_sets: Mapping[str, Any], problems: list[Problem], state: dict[str, Any]
+        self,
+        lang: str,
+        option_sets: Mapping[str, Any],
+        problems: list[Problem],
+        state: dict[str, Any],
+        directory: Mapping[str, Iterable[tuple[int, str]]],
     ):
         self.lang = lang
+        self.directory = {
+            kind: [(str(i), label) for i, label in entries] for kind, entries in directory.items()
+        }
         self.ctx = {"option_sets": option_sets}
         self.state = state
         self.by_path: dict[str, list[Problem]] = {}
@@ -281,6 +305,8 @@ class _Builder:
                 view.markers[name.replace("_", "-")] = str(f.get(name))
         if level == READONLY or f.get("readonly"):
             view.markers["locked"] = "true"  # read-only whatever the conditions say: form.js leaves it
+            if view.picker:  # nobody to pick: only the name of who is there
+                view.options = [o for o in view.options if o["selected"]]
         if f.type == "subtable":
             self._rows(view, f, value)
         return view
@@ -314,6 +340,7 @@ class _Builder:
             view.attrs["placeholder"] = view.placeholder or None
         if f.type in TEXT_LIKE and f.get("max_length"):
             view.attrs["maxlength"] = f.get("max_length")
+            view.max_length = int(f.get("max_length"))
         if f.type in ("number", "money", "date", "datetime"):
             view.attrs.update(_range(f))
         if f.type == "datetime":
@@ -331,6 +358,14 @@ class _Builder:
         elif f.type == "cascade":
             view.tree = _tree(option_values(f, self.ctx), lang)
             view.levels = _cascade_levels(view.tree, value)
+        elif f.type in REFERENCE_TYPES and f.type in self.directory:
+            chosen = {_text(v) for v in value} if isinstance(value, list | tuple) else {_text(value)}
+            entries = self.directory[f.type]
+            known = {i for i, _ in entries}
+            extra = [(i, f"#{i}") for i in sorted(chosen - known - {""}, key=lambda i: (len(i), i))]
+            view.picker = True
+            view.options = [{"value": i, "label": lbl, "selected": i in chosen} for i, lbl in entries + extra]
+            view.attrs.pop("placeholder", None)
         elif f.type in REFERENCE_TYPES:
             if isinstance(value, list | tuple):
                 view.text = ", ".join(map(_text, value))
@@ -341,7 +376,6 @@ class _Builder:
             accept = f.get("accept") or (("image/*",) if f.type == "image" else ())
             view.attrs["accept"] = ",".join(accept) or None
             view.attrs["multiple"] = view.multiple
-            view.note = t("render.upload_pending", lang)
         elif f.type == "subtable":
             view.text = ""
         return view

@@ -12,10 +12,13 @@ register(
         "render.remove_row": {"zh": "删除此行", "en": "Remove row"},
         "render.row_actions": {"zh": "操作", "en": "Actions"},
         "render.autonumber_pending": {"zh": "提交后自动生成", "en": "Assigned when submitted"},
-        "render.upload_pending": {
-            "zh": "文件上传功能尚未开放,所选文件不会被保存。",
-            "en": "File upload is not available yet; a chosen file is not saved.",
+        "render.upload_needs_script": {
+            "zh": "上传文件需要浏览器启用 JavaScript；未启用时所选文件不会被保存。",
+            "en": "Uploading files needs JavaScript in the browser; without it a chosen file is not saved.",
         },
+        "render.pick_person": {"zh": "选择同事…", "en": "Pick a colleague…"},
+        "render.pick_department": {"zh": "选择部门…", "en": "Pick a department…"},
+        "render.count_unit": {"zh": "字，最多 {max} 字", "en": "characters used, at most {max}"},
         "render.summary": {
             "zh": "表单有 {count} 处错误,未保存。每处错误都显示在对应字段旁。",
             "en": "The form has {count} problem(s); nothing was saved. Each one is shown beside its field.",

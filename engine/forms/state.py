@@ -4,7 +4,10 @@ The page asks this on every change instead of evaluating anything itself: the re
 exactly as a submission would be (:meth:`FieldsSpec.clean`, so formulas are the values that
 would be stored), then every field's compiled conditions are evaluated over it. An expression
 that fails never raises here: its field is listed under ``errors`` (hidden, not required,
-no value), which is what a submission would do with it too.
+no value), which is what a submission would do with it too. What a submission would refuse in
+the values typed (a malformed e-mail or phone…) is listed under ``invalid``, in the words the
+submission would use, so the page can say it as soon as a field is left; the submission still
+decides.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ def form_state(
 
     ``values``: the form's values as typed so far (text from a page is fine: each is cleaned by
     its field). ``current``: the stored record when an existing ticket is edited. ``errors``
-    maps a field key to ``{"code", "message"}`` (the message in ``lang``).
+    maps a field key to ``{"code", "message"}`` (the message in ``lang``); ``invalid`` maps the
+    path of a value that would be refused (``email``, ``items[0].qty``) to its message.
     """
     body = type_spec.form.body
     by_key: dict[str, FieldSpec] = body.by_key
@@ -53,9 +57,12 @@ def form_state(
     problems: list[Problem] = []
     record = body.clean(inputs, problems, current=base or None, env=env)
     errors: dict[str, dict[str, str]] = {}
-    for p in problems:  # the rest is validation, not state; conditions are evaluated below
+    invalid: dict[str, str] = {}
+    for p in problems:  # conditions are evaluated below
         if p.code == "form.formula_failed" and p.path in by_key:
             errors.setdefault(p.path, _error(p.code, p.params, labels, lang))
+        elif p.code not in NOT_THE_VALUE and p.path:
+            invalid.setdefault(p.path, _error(p.code, p.params, labels, lang)["message"])
 
     ctx = expression_context(body, record, current, env)
 
@@ -93,7 +100,14 @@ def form_state(
         "options": options,  # for choice fields whose options depend on other answers
         "values": computed,
         "errors": errors,
+        "invalid": invalid,
     }
+
+
+#: Problems that are not about the value typed (the page does not post those fields as input).
+NOT_THE_VALUE = frozenset(
+    {"form.readonly_field", "form.unknown_field", "form.field_locked", "form.formula_failed"}
+)
 
 
 def _row_complete(rows: Any, row: Any) -> bool:

@@ -16,6 +16,8 @@ from flask import Blueprint, g, redirect, request, url_for
 from markupsafe import Markup
 
 from engine.errors import FormError, InputError
+from engine.forms.directory import form_directory
+from engine.forms.permissions import EDITABLE
 from engine.forms.render import form_styles, render_form
 from engine.i18n import register
 from engine.portal import catalog
@@ -86,7 +88,24 @@ def new_ticket(app: str, ticket_type: str):
             return redirect(url_for("ticket.show", ticket_id=ticket.id, **kept_lang()), 303)
     # What the submitter may fill in is what the flow's start node allows them.
     access = tspec.access(tspec.flow.start, principal.roles_in(app))
-    html = render_form(tspec, values, problems, g.lang, permissions=access, option_sets=spec.app.option_sets)
+    with platform().db.read() as conn:  # whom the user / department fields can name, by name
+        directory = form_directory(
+            conn,
+            principal,
+            app,
+            tspec.definition.form.fields,
+            values,
+            lambda key: access.level(key) == EDITABLE,
+        )
+    html = render_form(
+        tspec,
+        values,
+        problems,
+        g.lang,
+        permissions=access,
+        option_sets=spec.app.option_sets,
+        directory=directory,
+    )
     return page(
         "pages/portal_new.html",
         422 if problems else 200,

@@ -1,8 +1,11 @@
-/* Gongdan forms: tabs, sub-table rows, cascading selects, file uploads and the live state.
+/* Gongdan forms: tabs, sub-table rows, cascading selects, file uploads, the live state, and
+ * counters of text with a maximum length.
  *
  * The engine decides what is visible, required and read-only and computes the formulas: on
  * every change (debounced) this posts the form's fields to the form's data-state-url and shows
- * the answer. Nothing here evaluates a condition. Files are uploaded as soon as they are chosen
+ * the answer. Nothing here evaluates a condition or checks a value: the same answer lists what
+ * a submission would refuse (``invalid``: path → the server's message), shown for the fields
+ * the person has changed and left, so a malformed e-mail is said at once, in the server's words. Files are uploaded as soon as they are chosen
  * (to data-upload-url); the form then posts the file references the upload returned, one hidden
  * input each. Forms that htmx swaps in are set up too. No libraries. */
 (function () {
@@ -70,8 +73,63 @@
     return (minutes < 0 ? "-" : "+") + two(Math.floor(abs / 60)) + ":" + two(abs % 60);
   }
 
+  /* "12 / 200" under a text field with a maximum length, as it is typed. */
+  function updateCount(control) {
+    if (!control.id) return;
+    var counter = document.getElementById(control.id + "-count");
+    if (!counter || counter.dataset.countFor !== control.id) return;
+    var used = control.value.length; // what maxlength counts
+    counter.querySelector("[data-count]").textContent = String(used);
+    counter.classList.toggle("gd-full", used >= Number(control.getAttribute("maxlength")));
+  }
+
+  /* The path the engine names a posted control by: "email", or "items[0].qty" for a cell. */
+  function pathOf(name) {
+    return name ? name.replace(/\[(\d+)\]\[([a-z0-9_]+)\]$/, "[$1].$2") : "";
+  }
+
+  /* One problem message beside a field (or a sub-table cell); none when message is empty. */
+  function showProblem(form, path, message) {
+    var cell = path.indexOf("[") !== -1;
+    var controlId = "f-" + path.replace(/\[(\d+)\]\./, "-$1-");
+    var control = document.getElementById(controlId);
+    var box = cell
+      ? control && control.closest("td")
+      : form.querySelector('.gd-field[data-field="' + path + '"]');
+    if (!box) return;
+    var errorId = controlId + "-error";
+    var shown = document.getElementById(errorId);
+    if (control) {
+      var described = (control.getAttribute("aria-describedby") || "").split(" ").filter(function (id) {
+        return id && id !== errorId;
+      });
+      if (message) described.push(errorId);
+      if (described.length) control.setAttribute("aria-describedby", described.join(" "));
+      else control.removeAttribute("aria-describedby");
+      if (message) control.setAttribute("aria-invalid", "true");
+      else control.removeAttribute("aria-invalid");
+    }
+    if (!message) {
+      if (shown) shown.remove();
+      return;
+    }
+    if (!shown) {
+      shown = document.createElement("div");
+      shown.className = "gd-error";
+      shown.id = errorId;
+      shown.setAttribute("role", "alert");
+      box.appendChild(shown);
+    }
+    if (shown.textContent !== message) {
+      shown.innerHTML = "";
+      var line = document.createElement("p");
+      line.textContent = message;
+      shown.appendChild(line);
+    }
+  }
+
   /* Show the engine's answer: hide/show fields, required marks, read-only, formula values. */
-  function showState(form, state) {
+  function showState(form, state, touched) {
     form.querySelectorAll(".gd-field[data-field]").forEach(function (box) {
       var key = box.dataset.field;
       if (!(key in state.visible)) return;
@@ -106,12 +164,23 @@
         });
       }
     });
+    // What a submission would refuse, beside each field the person has changed (only those:
+    // an untouched empty field is not yet "missing").
+    var invalid = state.invalid || {};
+    Object.keys(touched || {}).forEach(function (path) {
+      var key = path.split("[")[0];
+      var shown = !(key in state.visible) || state.visible[key];
+      showProblem(form, path, shown ? invalid[path] || "" : "");
+    });
   }
 
   function setupForm(form) {
     var url = form.dataset.stateUrl;
+    var lang = document.documentElement.lang; // the state's messages in the page's language
+    if (lang && !/[?&]lang=/.test(url)) url += (url.indexOf("?") === -1 ? "?" : "&") + "lang=" + encodeURIComponent(lang);
     var timer = null;
     var latest = 0;
+    var touched = {}; // paths of the fields the person has changed
     var zone = form.querySelector('input[name="_tz"]');
     if (zone) zone.value = utcOffset();
 
@@ -130,7 +199,7 @@
         body: JSON.stringify(body),
       })
         .then(function (answer) { return answer.ok ? answer.json() : null; })
-        .then(function (state) { if (state && asked === latest) showState(form, state); })
+        .then(function (state) { if (state && asked === latest) showState(form, state, touched); })
         .catch(function () { /* offline: the server still checks everything on submit */ });
     }
 
@@ -142,6 +211,8 @@
     form.addEventListener("input", changed);
     form.addEventListener("change", function (event) {
       if (event.target.tagName === "SELECT") refillCascade(event.target);
+      var path = pathOf(event.target.getAttribute("name"));
+      if (path && event.target.type !== "file") touched[path] = true;
       changed();
     });
     form.addEventListener("click", function (event) {
@@ -243,8 +314,20 @@
     });
   }
 
+  function setupCounters(root) {
+    root.querySelectorAll(".gd-count[data-count-for]").forEach(function (counter) {
+      var control = document.getElementById(counter.dataset.countFor);
+      if (control) updateCount(control); // the browser may have restored a value
+    });
+  }
+
+  document.addEventListener("input", function (event) {
+    if (event.target.hasAttribute && event.target.hasAttribute("maxlength")) updateCount(event.target);
+  });
+
   function setup(root) {
     setupTabs(root);
+    setupCounters(root);
     var forms = Array.prototype.slice.call(root.querySelectorAll("form[data-state-url], form[data-upload-url]"));
     if (root.matches && root.matches("form[data-state-url], form[data-upload-url]")) forms.push(root);
     forms.forEach(function (form) {

@@ -310,7 +310,7 @@ def test_a_business_user_builds_the_bugfix_app_from_empty_and_a_bug_is_returned_
     grace.get_by_label("标题").fill("导出报表乱码")
     grace.locator("#f-severity").select_option("major")
     grace.get_by_label("复现步骤").fill("导出任一报表为 CSV。")
-    grace.locator("#f-developer").fill(str(bob))
+    grace.locator("#f-developer").select_option(str(bob))  # picked by name; the value is the id
     grace.get_by_role("button", name="提交").click()
     expect(grace.locator(".tk-stage")).to_contain_text("评估")
     ticket_url = grace.url

@@ -283,7 +283,10 @@ def test_problems_are_shown_beside_their_field_in_the_language():
     en = render("complaint", lang="en", values=values, problems=problems)
     zh = render("complaint", lang="zh", values=values, problems=problems)
     customer = field_html(en, "customer")
-    assert 'aria-invalid="true"' in customer and 'aria-describedby="f-customer-error"' in customer
+    assert (
+        'aria-invalid="true"' in customer
+        and 'aria-describedby="f-customer-error f-customer-count"' in customer
+    )
     assert '<div class="gd-error" id="f-customer-error" role="alert"><p>Customer is required.</p>' in customer
     assert "客户名称 为必填项。" in field_html(zh, "customer")
     assert "Enter a valid phone number." in field_html(en, "phone")
