@@ -31,6 +31,7 @@ from engine.auth import ForbiddenError
 from engine.errors import ActionError, FormError, NotFoundError, Problem
 from engine.flows import sla
 from engine.flows.stepping import available_actions
+from engine.flows.ticket_actions import may_cancel, may_close
 from engine.i18n import register
 from engine.listing import TicketRow, visible_data
 from engine.reports.asof import TicketAsOf, ticket_as_of
@@ -166,9 +167,9 @@ def _actions(
     ticket_level = ["comment", "unwatch" if watching else "watch"]
     if admin or holds_any or (is_open and rec.created_by == uid):
         ticket_level.append("update")
-    if is_open and (admin or rec.created_by == uid):
+    if is_open and may_cancel(flow, tasks, uid, rec.created_by, admin):
         ticket_level.append("cancel")
-    if is_open and (admin or holds_any):
+    if is_open and may_close(flow, tasks, uid, rec.created_by, admin):
         ticket_level.append("close")
     if rec.status == "closed" and (admin or rec.created_by == uid):
         ticket_level.append("reopen")

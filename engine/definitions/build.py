@@ -51,7 +51,14 @@ def _form(raw: Mapping[str, Any]) -> FormDef:
 def edge_of(raw: Any) -> EdgeDef:
     if isinstance(raw, list | tuple):
         return EdgeDef(raw[0], raw[1])
-    return EdgeDef(raw["from"], raw["to"], raw.get("action"), raw.get("if"), bool(raw.get("default")))
+    return EdgeDef(
+        raw["from"],
+        raw["to"],
+        raw.get("action"),
+        raw.get("if"),
+        bool(raw.get("default")),
+        tuple(raw.get("requires") or ()),
+    )
 
 
 def build_flow(raw: Mapping[str, Any] | None) -> FlowDef:

@@ -236,6 +236,11 @@ def flow_names_existing_fields_and_roles(data: Mapping[str, Any]) -> Iterator[Fo
             sub = node.get("ticket_type")
             if sub and sub not in (data.get("ticket_types") or {}):
                 yield (*npath, "ticket_type"), "check.unknown_ticket_type", {"name": sub}
+        for j, edge in enumerate(flow.get("edges") or ()):
+            wanted = edge.get("requires") if isinstance(edge, Mapping) else None
+            for k, fkey in enumerate(wanted if isinstance(wanted, list) else ()):
+                if isinstance(fkey, str) and fkey not in fields:
+                    yield (*base, "edges", j, "requires", k), "check.unknown_field", {"field": fkey}
 
 
 def _assignee_refs(
@@ -950,10 +955,14 @@ def start_and_end_edges(graph: FlowGraph) -> Iterator[Found]:
 
 @flow_rule()
 def actions_are_for_people(graph: FlowGraph) -> Iterator[Found]:
-    """An edge's action is what a person does at a task or approval: once per node, and nowhere else."""
+    """An edge's action is what a person does at a task or approval: once per node, and nowhere else;
+    so are the fields an edge ``requires`` before a person takes it."""
     for nid, outs in graph.out.items():
         kind, seen = graph.kind[nid], set()
         for edge in outs:
+            if edge.options.get("requires") and kind not in PEOPLE_NODES:
+                where = (*graph.edge_path(edge), "requires")
+                yield where, "check.flow.requires_off_task", {"id": nid, "type": kind}
             action = edge.options.get("action")
             if not action or not isinstance(action, str):
                 continue

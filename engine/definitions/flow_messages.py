@@ -100,6 +100,11 @@ register(
             "en": "An edge out of node {id} ({type}) cannot have the action {action}: actions are what "
             "people do at task and approval nodes. Remove action.",
         },
+        "check.flow.requires_off_task": {
+            "zh": "节点 {id}({type})出去的连线不能带 requires:只有人在任务(task)或审批(approval)节点上执行操作时才检查必填字段。请删除 requires。",
+            "en": "An edge out of node {id} ({type}) cannot have requires: the fields are checked when a "
+            "person acts at a task or approval node. Remove requires.",
+        },
         # --- node keys by type
         "check.flow.key_not_for_node": {
             "zh": "{key} 只适用于 {owner} 节点,而节点 {id} 的类型是 {type}。请删除它,或把节点类型改为 {owner}。",

@@ -97,6 +97,8 @@ class EdgeDef:
     action: str | None = None
     condition: str | None = None
     default: bool = False
+    #: Fields that must hold a value for a person to take this edge (its action): checked on acting.
+    requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from engine.errors import ActionError, GongdanError, NotFoundError
+from engine.errors import ActionError, FormError, GongdanError, NotFoundError, Problem
 from engine.flows import sla, stepping
+from engine.flows.ticket_actions import may_cancel, may_close, withdraw_refusal
 from engine.flows.work import TASK, FlowState, FlowWork, Ticketing, pool_text
-from engine.i18n import Message
+from engine.i18n import Localized, Message
 from engine.observability import timed_command
 from engine.reactions import OUTBOX_MAX_ATTEMPTS
 from engine.rules import schedules
@@ -55,6 +56,8 @@ class FlowCommands:
         def run(conn: Connection, work: FlowWork, task: Any, rec: Any) -> None:
             work.ensure_may_act(task, action, self._is_admin(conn, work.actor))
             self._form_input(conn, work, rec, data, task.node_id)
+            if task.kind != "todo":
+                _required_for(work, task.node_id, action)
             work.finish_task(task, action, comment)
 
         return self._on_task(task_id, actor, action, run)
@@ -211,20 +214,10 @@ class FlowCommands:
 
         def run(conn: Connection, work: FlowWork, rec: Any) -> None:
             events = self._events_since_start(conn, rec.id)
-            last = next((e for e in reversed(events) if e["type"] in ("task_completed", "created")), None)
-            if last is None or last["actor_id"] != actor:
-                raise ActionError("flow.withdraw_not_allowed", reason=Message("flow.withdraw.not_yours", {}))
-            later = events[events.index(last) + 1 :]
-            touched = {
-                "task_claimed",
-                "task_completed",
-                "task_transferred",
-                "task_delegated",
-                "returned",
-                "comment_added",
-            }
-            if any(e["type"] in touched and e["actor_id"] != actor for e in later):
-                raise ActionError("flow.withdraw_not_allowed", reason=Message("flow.withdraw.acted", {}))
+            refusal = withdraw_refusal(events, actor)
+            if refusal is not None:
+                raise ActionError("flow.withdraw_not_allowed", reason=Message(refusal, {}))
+            last = next(e for e in reversed(events) if e["type"] in ("task_completed", "created"))
             flow = work.tspec.flow
             back_to = last["payload"].get("node") if last["type"] == "task_completed" else None
             tokens = list(work.instance.tokens)
@@ -265,11 +258,9 @@ class FlowCommands:
     ) -> Ticket:
         def run(conn: Connection, work: FlowWork, rec: Any) -> None:
             if actor is not None and not self._is_admin(conn, actor):
-                holds = assignee_may and actor in self._assignees(conn, work)
-                if not (holds or (not assignee_may and actor == rec.created_by)):
-                    reason = (
-                        "flow.reason.admin_or_assignee" if assignee_may else "flow.reason.admin_or_submitter"
-                    )
+                may = may_close if assignee_may else may_cancel
+                if not may(work.tspec.flow, self._open_tasks(conn, work), actor, rec.created_by, False):
+                    reason = "flow.reason.close" if assignee_may else "flow.reason.cancel"
                     raise ActionError(
                         "flow.not_allowed", number=rec.number, action=action, reason=Message(reason, {})
                     )
@@ -819,13 +810,14 @@ class FlowCommands:
             return True
         return bool(conn.execute(IS_ADMIN, {"user_id": actor}).scalar())
 
-    def _assignees(self, conn: Connection, work: FlowWork) -> set[int]:
-        rows = conn.execute(
-            select(T.c.assignee_id, T.c.delegated_from).where(
-                T.c.instance_id == work.instance.id, T.c.status == "open"
-            )
-        ).all()
-        return {u for r in rows for u in r if u is not None}
+    def _open_tasks(self, conn: Connection, work: FlowWork) -> list[Any]:
+        return list(
+            conn.execute(
+                select(T.c.node_id, T.c.status, T.c.assignee_id, T.c.delegated_from).where(
+                    T.c.instance_id == work.instance.id, T.c.status == "open"
+                )
+            ).all()
+        )
 
     def _events_since_start(self, conn: Connection, record_id: int) -> list[dict[str, Any]]:
         from engine.store.models import Event
@@ -890,6 +882,37 @@ def _settle(work: FlowWork, status_before: str) -> bool:
 
 def _said(comment: str | None) -> dict[str, Any]:
     return {"comment": comment} if comment else {}
+
+
+def _required_for(work: FlowWork, node_id: str, action: str) -> None:
+    """Refuse ``action`` while a field its edge ``requires`` is empty: one problem at each such field."""
+    flow = work.tspec.flow
+    if node_id not in flow.nodes or action not in stepping.available_actions(flow, node_id):
+        return  # finish_task refuses it with what the node offers
+    wanted = stepping.required_fields(flow, node_id, action)
+    if not wanted:
+        return
+    labels = {f.key: f.label for f in work.tspec.definition.form.fields}
+    name = _action_name(work, node_id, action)
+    problems = [
+        Problem(key, "flow.required_for_action", {"field": Localized(labels.get(key) or key), "action": name})
+        for key in wanted
+        if work.ticket.data.get(key) in (None, "", [], {})
+    ]
+    if problems:
+        raise FormError(problems=problems, count=len(problems))
+
+
+def _action_name(work: FlowWork, node_id: str, action: str) -> Any:
+    """The shown name of the edge ``action`` takes (as written), else the action's key."""
+    raw = work.spec.app.raw.get("ticket_types", {}).get(work.tspec.key, {}).get("flow") or {}
+    for edge in raw.get("edges") or ():
+        ours = isinstance(edge, Mapping) and edge.get("from") == node_id and edge.get("action") == action
+        if ours and edge.get("name"):
+            return Localized(edge["name"])
+    if action in ("complete", "approve", "reject", "done"):
+        return Message(f"flow.action.{action}", {})
+    return action
 
 
 __all__ = ["FlowCommands"]

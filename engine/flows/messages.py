@@ -91,6 +91,22 @@ register(
             "zh": "只有当前处理人或管理员可以这样做。",
             "en": "only a current assignee or an admin may do that.",
         },
+        "flow.reason.close": {
+            "zh": "只有处理任务的当前处理人(提交人和审批人除外)或管理员可以关闭工单。",
+            "en": "only whoever holds a task of the ticket (not its submitter, not an approver) or an admin may close it.",
+        },
+        "flow.reason.cancel": {
+            "zh": "只有提交人(在轮到其完成最后一步之前)或管理员可以取消工单。",
+            "en": "only the submitter (before the last step, which is theirs) or an admin may cancel it.",
+        },
+        "flow.required_for_action": {
+            "zh": "{field}为必填项:「{action}」之前请先填写。",
+            "en": "{field} is required for “{action}”: fill it in first.",
+        },
+        "flow.action.complete": {"zh": "完成", "en": "Complete"},
+        "flow.action.approve": {"zh": "同意", "en": "Approve"},
+        "flow.action.reject": {"zh": "驳回", "en": "Reject"},
+        "flow.action.done": {"zh": "完成", "en": "Done"},
         "flow.not_closed": {
             "zh": "工单 {number} 尚未关闭,无需重新打开。",
             "en": "Ticket {number} is not closed, so it cannot be reopened.",

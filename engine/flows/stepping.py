@@ -206,8 +206,55 @@ def complete(
         if target == "end" or spec.node(target).type == "end":
             return finish(walk, node_id, "rejected")
         return enter(spec, target, walk, hooks, via=node_id)
+    chosen = taken_edge(spec, node_id, action)
+    if chosen is None:  # a node with no way out (the flow checks refuse one)
+        raise ActionError("flow.unknown_action", action=action, known=", ".join(known))
+    return enter(spec, chosen.target, walk, hooks, via=node_id)
+
+
+def taken_edge(spec: FlowSpec, node_id: str, action: str) -> EdgeDef | None:
+    """The edge ``action`` takes out of ``node_id``: its own, else the plain one; None for a reject
+    that goes to ``on_reject`` rather than along an edge."""
+    edges = spec.outgoing[node_id]
+    if action == "reject" and not any(e.action == "reject" for e in edges):
+        return None
     chosen = [e for e in edges if e.action == action] or [e for e in edges if e.action is None] or list(edges)
-    return enter(spec, chosen[0].target, walk, hooks, via=node_id)
+    return chosen[0] if chosen else None
+
+
+def required_fields(spec: FlowSpec, node_id: str, action: str) -> tuple[str, ...]:
+    """The fields that must hold a value before ``action`` is taken at ``node_id`` (the edge's requires)."""
+    edge = taken_edge(spec, node_id, action) if node_id in spec.outgoing else None
+    return edge.requires if edge is not None else ()
+
+
+def primary_action(spec: FlowSpec, node_id: str, actions: list[str]) -> str | None:
+    """The action shown as the main (blue) button of a task: the first one, in the order the edges
+    are written, that moves the ticket on — its edge does not lead back to ``node_id`` (a detour
+    such as asking the customer and coming back) — and is not a rejection; else the first action
+    that is not a rejection; else the first."""
+    if not actions:
+        return None
+    ahead = [a for a in actions if a != "reject"]
+    for action in ahead:
+        edge = taken_edge(spec, node_id, action) if node_id in spec.outgoing else None
+        if edge is not None and not _leads_back(spec, edge.target, node_id):
+            return action
+    return (ahead or actions)[0]
+
+
+def _leads_back(spec: FlowSpec, start: str, node_id: str) -> bool:
+    """Whether the edges from ``start`` lead back to ``node_id`` (rejections and returns not counted)."""
+    seen, stack = set(), [start]
+    while stack:
+        current = stack.pop()
+        if current == node_id:
+            return True
+        if current in seen:
+            continue
+        seen.add(current)
+        stack.extend(e.target for e in spec.outgoing.get(current, ()))
+    return False
 
 
 def resume(

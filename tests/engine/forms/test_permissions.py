@@ -23,9 +23,9 @@ def ticket(runtime, complaint_app):
     return runtime.submit("complaint", "complaint", complaint_form(runtime.definition("complaint")[1]))
 
 
-def move_to(runtime, ticket, action):
+def move_to(runtime, ticket, action, data=None):
     (task,) = runtime.tasks(ticket.id)
-    return runtime.act(task["id"], action)
+    return runtime.act(task["id"], action, data)
 
 
 def test_a_hidden_field_never_reaches_a_viewer_at_that_stage(runtime, ticket, people):
@@ -56,7 +56,7 @@ def test_a_read_only_field_is_refused_with_an_error_not_dropped(runtime, ticket,
 
 def test_a_stage_that_makes_everything_read_only_refuses_every_edit(runtime, ticket, people):
     move_to(runtime, ticket, "dispatch")
-    move_to(runtime, ticket, "resolve")  # review: "*": readonly
+    move_to(runtime, ticket, "resolve", {"solution": "已退款"})  # review: "*": readonly
     with pytest.raises(FormError):
         runtime.update(ticket.id, {"summary": "改一下"}, actor=people["lead"])
 
