@@ -4,7 +4,8 @@
 ticket needs besides the form itself: the open tasks with the actions each offers this viewer
 (claim, the edges' actions, return, transfer, add a signer), the SLA clocks still running, the
 watchers, the records linked to it (parent and child processes, records its rules created) and
-the names of everyone mentioned anywhere on the page. A ticket the viewer may not see is a
+the names of everyone mentioned anywhere on the page, and the timeline as this viewer reads it
+(:mod:`engine.timeline`: a customer's story, or every event for staff). A ticket the viewer may not see is a
 :class:`~engine.errors.NotFoundError`, exactly like a ticket that does not exist.
 """
 
@@ -24,6 +25,7 @@ from engine.forms.permissions import EDITABLE, HIDDEN, READONLY, FieldAccess
 from engine.i18n import text_of
 from engine.specs import AppSpec, TypeSpec
 from engine.store.models import App, Department, FlowInstance, Record, SlaClock, Task, User, Watcher
+from engine.timeline import Entry, Folded, is_requester, timeline
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.runtime import Runtime, Ticket
@@ -110,6 +112,8 @@ class TicketView:
     access: FieldAccess  # the viewer's field levels on the form as shown now
     editing: TaskView | None  # the task whose fields the viewer fills in, if any
     events: list[dict[str, Any]] = field(default_factory=list)
+    #: the events this viewer's timeline shows, credited (engine.timeline)
+    timeline: list[Entry | Folded] = field(default_factory=list)
     users: dict[int, tuple[str, str]] = field(default_factory=dict)  # id → (username, display name)
     departments: dict[int, str] = field(default_factory=dict)
 
@@ -160,6 +164,7 @@ def ticket_view(runtime: Runtime, principal: Principal, record_id: int) -> Ticke
             access=access,
             editing=editing,
             events=events,
+            timeline=timeline(events, requester=is_requester(principal, spec.key)),
         )
         view.users = user_names(conn, _people(view))
         view.departments = _departments(conn, tasks)

@@ -480,14 +480,16 @@ class FlowWork:
             self.events.append(("task_opened", {"task": r.id, "node": decided.node_id}))
 
     # ------------------------------------------------------------------ effects of actions
-    def set_fields(self, values: Mapping[str, Any]) -> None:
+    def set_fields(self, values: Mapping[str, Any], rule: str | None = None) -> None:
+        """Fields set by automation (``rule``: the rule's name, kept in the events for the timeline)."""
         clean = self.tspec.form.validate(
             dict(values), partial=True, current=self.ticket.data, env=self.env(), system=True
         )
         for key, value in clean.items():
             old = self.ticket.data.get(key)
             if old != value:
-                self.events.append(("field_changed", {"field": key, "old": old, "new": value, "by": "flow"}))
+                change = {"field": key, "old": old, "new": value, "by": "flow"}
+                self.events.append(("field_changed", {**change, "rule": rule} if rule else change))
                 self.ticket.data[key] = value
                 self.changed.append(key)
         self._ctx = None

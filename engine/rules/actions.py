@@ -35,7 +35,8 @@ def action(name: str) -> Callable[[Action], Action]:
 
 @action("set")
 def _set_fields(work: FlowWork, value: Mapping[str, str], origin: Mapping[str, Any]) -> None:
-    work.set_fields(json_safe({key: _evaluate(work, source, "set", origin) for key, source in value.items()}))
+    values = {key: _evaluate(work, source, "set", origin) for key, source in value.items()}
+    work.set_fields(json_safe(values), rule=origin.get("rule"))
 
 
 @action("assign")

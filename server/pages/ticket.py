@@ -2,8 +2,9 @@
 
 ``GET /tickets/<id>`` shows the header (number, title, stage, status, who holds it now, SLA), the
 form at its stage with the viewer's permissions (values to read; the fields the task they hold
-lets them fill in), the flow drawn with the current stage highlighted, the timeline of every
-event, comments, watchers and linked records. A ticket the viewer may not see is a 404 page.
+lets them fill in), the flow drawn with the current stage highlighted, the timeline (the customer's
+story, every event for staff: engine.timeline), comments, watchers and linked records. A ticket
+the viewer may not see is a 404 page.
 
 Every button posts to an endpoint here that makes one call on the Runtime (or engine.tickets,
 which checks who may do what) and answers with the page again: a redirect to it when the command
@@ -27,6 +28,9 @@ import server.pages.ticket_messages  # noqa: F401  (registers the page's texts)
 from engine import tickets
 from engine.errors import ActionError, ConflictError, FormError, GongdanError, NotFoundError
 from engine.flowdraw import draw
+from engine.flows.stepping import primary_action
+from engine.flows.ticket_actions import may_cancel, may_close, withdraw_refusal
+from engine.forms.directory import form_directory
 from engine.forms.fields import option_values, sanitize_html
 from engine.forms.permissions import EDITABLE, HIDDEN, READONLY, FieldAccess
 from engine.forms.render import form_styles, render_form
@@ -35,6 +39,7 @@ from engine.im_cards import CallbackRefused, read_token
 from engine.people import user_id
 from engine.portal import ticket_title
 from engine.ticket_view import TicketView, action_label, pool_label, ticket_type_spec, ticket_view
+from engine.timeline import Author, Entry, Folded
 from server.app import platform
 from server.auth import current
 from server.forms import FILE_TYPES, parse_form
@@ -107,7 +112,7 @@ def _page(
                 title=t("ticket.flow", lang),
             )
         ),
-        timeline=shown.timeline(events),
+        timeline=shown.timeline(),
         comments=shown.comments(events),
         error=error,
         notice=notice,
@@ -116,9 +121,32 @@ def _page(
         is_submitter=view.submitter == principal.user_id,
         is_admin=principal.is_admin,
         holds_any=any(t_.holds for t_ in view.tasks),
+        offered=ticket_commands(view, principal),
+        primary={
+            task.id: primary_action(tspec.flow, task.node_id, [c.key for c in task.actions])
+            for task in view.tasks
+            if task.actions
+        },
         keep=kept_lang(),
         card=card_prompt(view, principal, lang) if request.method == "GET" else None,
     )
+
+
+def ticket_commands(view: TicketView, principal: Any) -> set[str]:
+    """The ticket-level commands (withdraw, cancel, close, reopen) the viewer may use now: offered
+    by the rule the Runtime enforces (engine/flows/ticket_actions.py), so no button is refused."""
+    ticket, flow, me = view.ticket, view.tspec.flow, principal.user_id
+    out: set[str] = set()
+    if ticket.status == "open":
+        if withdraw_refusal(view.events, me) is None:
+            out.add("withdraw")
+        if may_cancel(flow, view.tasks, me, view.submitter, principal.is_admin):
+            out.add("cancel")
+        if may_close(flow, view.tasks, me, view.submitter, principal.is_admin):
+            out.add("close")
+    elif ticket.status == "closed" and (view.submitter == me or principal.is_admin):
+        out.add("reopen")
+    return out
 
 
 # --------------------------------------------------------------------------- a card's button
@@ -164,8 +192,23 @@ def _input_form(
         return None, []
     only_editable = FieldAccess({k: (v if v != READONLY else HIDDEN) for k, v in view.access.levels.items()})
     record = {**view.ticket.data, **(values or {})}
+    with platform().db.read() as conn:  # whom the user / department fields can name, by name
+        directory = form_directory(
+            conn,
+            current(),
+            view.ticket.app,
+            view.tspec.definition.form.fields,
+            record,
+            lambda key: only_editable.level(key) == EDITABLE,
+        )
     html = render_form(
-        view.tspec, record, problems, lang, permissions=only_editable, option_sets=view.spec.app.option_sets
+        view.tspec,
+        record,
+        problems,
+        lang,
+        permissions=only_editable,
+        option_sets=view.spec.app.option_sets,
+        directory=directory,
     )
     return Markup(html), file_inputs(view.tspec, record, view.access)  # render_form escaped every value
 
@@ -309,26 +352,44 @@ class Shown:
         return out
 
     # events
-    def timeline(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        out, before = [], None
-        for e in events:
-            at = e["at"]
-            out.append(
-                {
-                    "seq": e["seq"],
-                    "type": e["type"],
-                    "label": t(f"event.{e['type']}", self.lang),
-                    "who": self.person(e["actor_id"]),
-                    "when": local_time(at, "%Y-%m-%d %H:%M:%S"),
-                    "iso": at.isoformat() if isinstance(at, dt.datetime) else str(at),
-                    "since": _span(at - before, self.lang)
-                    if before is not None and at - before >= SECOND
-                    else "",
-                    "what": self.what(e),
-                }
-            )
-            before = at
+    def timeline(self) -> list[dict[str, Any]]:
+        """The viewer's timeline (engine.timeline chose the events and whom each is credited to);
+        a command's machinery is one item with its ``folded`` entries."""
+        out: list[dict[str, Any]] = []
+        before = None
+        for item in self.view.timeline:
+            if isinstance(item, Folded):
+                folded = [self._entry(entry, entry.event["at"]) for entry in item.entries]
+                count = len(folded)
+                summary = t("ticket.folded" if count > 1 else "ticket.folded_one", self.lang, count=count)
+                out.append({"folded": folded, "summary": summary})
+            else:
+                out.append(self._entry(item, before))
+            last = item.entries[-1] if isinstance(item, Folded) else item
+            before = last.event["at"]
         return out
+
+    def _entry(self, entry: Entry, before: Any) -> dict[str, Any]:
+        e, at = entry.event, entry.event["at"]
+        return {
+            "seq": e["seq"],
+            "type": e["type"],
+            "label": t(f"event.{e['type']}", self.lang),
+            "who": self.credit(entry.author),
+            "by": entry.author.kind,
+            "when": local_time(at, "%Y-%m-%d %H:%M:%S"),
+            "iso": at.isoformat() if isinstance(at, dt.datetime) else str(at),
+            "since": _span(at - before, self.lang) if before is not None and at - before >= SECOND else "",
+            "what": self.what(e),
+        }
+
+    def credit(self, author: Author) -> str:
+        """Whom the timeline credits: the person, the rule, the system, or no one (the flow moving on)."""
+        if author.kind == "person":
+            return self.person(author.user_id)
+        if author.kind == "rule":
+            return t("ticket.by_rule", self.lang, rule=author.rule)
+        return t("ticket.system", self.lang) if author.kind == "system" else ""
 
     def what(self, e: Mapping[str, Any]) -> list[Markup]:
         """What an event changed, in a few short pieces (nothing the viewer may not see)."""
@@ -369,7 +430,7 @@ class Shown:
         elif kind == "approval_decided":
             parts += [
                 node,
-                t(f"action.{p.get('outcome')}", lang) if p.get("outcome") in ("approve", "reject") else "",
+                t(f"event.outcome.{p['outcome']}", lang) if p.get("outcome") in ("approve", "reject") else "",
             ]
         elif kind.startswith("sla_") and p.get("target") in ("response", "resolution"):
             parts += [node, t(f"sla.{p['target']}", lang)]

@@ -154,15 +154,15 @@ def test_a_complaint_from_the_portal_to_the_dashboard(open_page, sign_in, shoot)
     expect(grace.locator(".tk-facts .badge.status-closed")).to_have_text("Closed")
     expect(task_box(grace)).to_have_count(0)
     expect(grace.locator(".tk-values [data-field=rating] dd")).to_have_text("★★★★★ (5/5)")
+    # the customer's story: moves, the approval's outcome, her rating, the closing — no machinery
     timeline = grace.locator(".tk-timeline")
     expect(timeline.locator('[data-event="created"]')).to_have_count(1)
-    expect(timeline.locator('[data-event="approval_decided"]')).not_to_have_count(0)
-    done = timeline.locator('[data-event="task_completed"]')  # triage, resolve, two approvals, rating
-    expect(done).to_have_count(5)
-    for who, what in (("Alice", "Dispatch"), ("Alice", "Submit for review"), ("Carol", "Approve"),
-                      ("Dave", "Approve"), ("Grace", "Rate and close")):  # fmt: skip
-        expect(done.filter(has_text=who).filter(has_text=what)).to_have_count(1)
-    expect(timeline.locator('[data-event="stage_entered"]').last).to_contain_text("Closed")
+    expect(timeline.locator('[data-event="approval_decided"]')).to_contain_text("approved")
+    for machinery in ("task_completed", "sla_started", "call_queued", "rule_fired"):
+        expect(timeline.locator(f'[data-event="{machinery}"]')).to_have_count(0)
+    expect(timeline.locator('[data-event="stage_entered"]').last).to_contain_text("Moved to Customer rating")
+    expect(timeline.locator('[data-event="field_changed"]').filter(has_text="★★★★★")).to_contain_text("Grace")
+    expect(timeline.locator("li").last).to_contain_text("The ticket is closed")
     shoot(grace, "10-grace-sees-it-closed")
     grace.get_by_role("link", name="My tickets").click()
     mine = grace.locator("tr", has=grace.get_by_role("link", name=ticket_no))
@@ -186,4 +186,10 @@ def test_a_complaint_from_the_portal_to_the_dashboard(open_page, sign_in, shoot)
     expect(dave).to_have_url(ticket_url)
     expect(dave.locator(".tk-number")).to_have_text(ticket_no)
     expect(dave.locator(".tk-facts .badge.status-closed")).to_have_text("已关闭")
+    done = dave.locator('.tk-timeline [data-event="task_completed"]')  # staff read every step
+    expect(done).to_have_count(5)
+    for who, what in (("Alice", "分派"), ("Alice", "提交审核"), ("Carol", "同意"), ("Dave", "同意"),
+                      ("Grace", "评价并关闭")):  # fmt: skip
+        expect(done.filter(has_text=who).filter(has_text=what)).to_have_count(1)
+    expect(dave.locator('.tk-timeline [data-event="call_queued"]')).to_contain_text("系统(规则 VIP lookup)")
     shoot(dave, "13-dave-opens-the-ticket")
