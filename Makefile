@@ -4,6 +4,8 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 export GONGDAN_HOME ?= $(CURDIR)/var
+# make run GONGDAN_LANG=en: every line the commands print in English (default Chinese)
+export GONGDAN_LANG ?= zh
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
 # make run DEMO=0: no demo people (alice…henry, password demo)
@@ -40,7 +42,6 @@ run: $(STAMP) $(ASSETS) $(DDJS)
 	$(BIN)/gongdan init
 	$(BIN)/gongdan import app_definitions/*.yaml
 	@if [ "$(DEMO)" != "0" ]; then $(BIN)/gongdan demo --people-only; fi
-	@echo "Gongdan: http://$(HOST):$(PORT)  (login above; health: http://$(HOST):$(PORT)/healthz)"
 	$(BIN)/gongdan serve --host $(HOST) --port $(PORT) --with-worker
 
 ## make test: the whole suite, on SQLite and (when reachable) PostgreSQL

@@ -7,7 +7,7 @@ register(
         # --- users
         "admin.user_not_found": {"zh": "用户 {ident} 不存在。", "en": "User {ident} does not exist."},
         "admin.username_taken": {
-            "zh": "用户名 {username} 已被使用,请换一个。",
+            "zh": "用户名 {username} 已被使用，请换一个。",
             "en": "The username {username} is taken; choose another.",
         },
         "admin.bad_username": {
@@ -23,7 +23,7 @@ register(
         },
         "admin.bad_lang": {"zh": "语言须为 zh 或 en。", "en": "The language is zh or en."},
         "admin.bad_tz": {
-            "zh": "未知的时区 {tz}。请使用 IANA 时区名,如 Asia/Shanghai。",
+            "zh": "未知的时区 {tz}。请使用 IANA 时区名，如 Asia/Shanghai。",
             "en": "Unknown time zone {tz}. Use an IANA zone name such as Asia/Shanghai.",
         },
         "admin.no_department": {"zh": "部门 {ident} 不存在。", "en": "Department {ident} does not exist."},
@@ -48,25 +48,26 @@ register(
         },
         # --- CSV import
         "admin.import_invalid": {
-            "zh": "CSV 文件有 {count} 处错误,未写入任何内容。改正后重新上传:",
-            "en": "The CSV file has {count} problem(s); nothing was written. Fix them and upload again:",
+            "zh": "CSV 文件有 {count} 处错误，未写入任何内容。改正后重新上传：",
+            "en": "The CSV file has {count} problems; nothing was written. Fix them and upload again:",
+            "en.one": "The CSV file has 1 problem; nothing was written. Fix it and upload again:",
         },
         "admin.csv_encoding": {
             "zh": "无法识别文件编码。请以 UTF-8(或 GBK)保存为 CSV。",
             "en": "The file's encoding is not recognised. Save it as CSV in UTF-8 (or GBK).",
         },
         "admin.csv_empty": {
-            "zh": "文件为空。第一行须为表头:username, display_name, email, phone, department, manager, roles。",
+            "zh": "文件为空。第一行须为表头：username, display_name, email, phone, department, manager, roles。",
             "en": "The file is empty. The first row is the header: "
             "username, display_name, email, phone, department, manager, roles.",
         },
-        "admin.csv_syntax": {"zh": "CSV 格式错误:{reason}", "en": "CSV syntax error: {reason}"},
+        "admin.csv_syntax": {"zh": "CSV 格式错误：{reason}", "en": "CSV syntax error: {reason}"},
         "admin.csv_too_many": {
-            "zh": "一次最多导入 {limit} 行,请拆分文件。",
+            "zh": "一次最多导入 {limit} 行，请拆分文件。",
             "en": "At most {limit} rows per import; split the file.",
         },
         "admin.csv_unknown_column": {
-            "zh": "未知的列 {column}。可用的列:{known}。",
+            "zh": "未知的列 {column}。可用的列：{known}。",
             "en": "Unknown column {column}. The columns are: {known}.",
         },
         "admin.csv_no_username": {
@@ -86,16 +87,16 @@ register(
             "en": "This row has {count} more cell(s) than the header.",
         },
         "admin.csv_no_manager": {
-            "zh": "上级 {username} 既不是现有用户,也不在文件中。",
+            "zh": "上级 {username} 既不是现有用户，也不在文件中。",
             "en": "The manager {username} is neither an existing user nor in the file.",
         },
         "admin.csv_bad_department": {
-            "zh": "部门路径须为以 / 分隔的名称,如 客服部/一组(每级最多 100 个字符)。",
+            "zh": "部门路径须为以 / 分隔的名称，如 客服部/一组(每级最多 100 个字符)。",
             "en": "A department is a path of names separated by /, like 客服部/一组 "
             "(each at most 100 characters).",
         },
         "admin.csv_bad_role": {
-            "zh": "角色 {role} 不存在。格式为 应用:角色,多个用 ; 分隔,如 complaint:agent;it_ops:it_agent。",
+            "zh": "角色 {role} 不存在。格式为 应用：角色，多个用 ; 分隔，如 complaint:agent;it_ops:it_agent。",
             "en": "The role {role} does not exist. Write app:role, several separated by ;, "
             "like complaint:agent;it_ops:it_agent.",
         },
@@ -117,7 +118,7 @@ register(
             "en": "A department cannot move under itself or one of its own sub-departments.",
         },
         "admin.department_in_use": {
-            "zh": "部门 {name} 还有 {users} 名成员和 {children} 个下级部门,不能删除。请先移走他们。",
+            "zh": "部门 {name} 还有 {users} 名成员和 {children} 个下级部门，不能删除。请先移走他们。",
             "en": "The department {name} still has {users} member(s) and {children} sub-department(s); "
             "move them elsewhere first.",
         },
@@ -136,12 +137,12 @@ register(
         },
         # --- apps
         "admin.import_body": {
-            "zh": '请以 JSON {"definition": {...}} 发送定义,或以 multipart 上传 YAML 文件(字段 file)。',
+            "zh": '请以 JSON {"definition": {...}} 发送定义，或以 multipart 上传 YAML 文件(字段 file)。',
             "en": 'Send the definition as JSON {"definition": {...}} or upload a YAML file '
             "(multipart, field file).",
         },
         "admin.wrong_app": {
-            "zh": "文件定义的是应用 {found},不是 {app}。",
+            "zh": "文件定义的是应用 {found}，不是 {app}。",
             "en": "The file defines the app {found}, not {app}.",
         },
         "admin.version_not_found": {

@@ -38,6 +38,7 @@ from sqlalchemy.engine import make_url
 import engine.ops_messages  # noqa: F401  (the backup.* messages)
 from engine.config import Settings
 from engine.errors import GongdanError
+from engine.i18n import t
 from engine.store.db import Database
 from engine.store.migrate import alembic_config, migrate
 from engine.store.models import App, Event, Record
@@ -173,7 +174,7 @@ def _write_backup(settings: Settings, part: Path, kind: str, echo: Echo) -> dict
     finally:
         db.dispose()
     dump = part / DUMPS[kind]
-    echo(f"database ({kind}) → {dump.name}")
+    echo(t("backup.database_copied", kind=kind, file=dump.name))
     if kind == "sqlite":
         _sqlite_copy(_sqlite_path(settings.database_url), dump)
     else:
@@ -188,7 +189,7 @@ def _write_backup(settings: Settings, part: Path, kind: str, echo: Echo) -> dict
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
             files.append({"path": rel.as_posix(), "size": target.stat().st_size, "sha256": sha256_of(target)})
-        echo(f"files: {len(files)} → {FILES}/")
+        echo(t("backup.files_copied", count=len(files), folder=FILES))
     manifest = {
         "format": FORMAT,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -283,7 +284,7 @@ def restore(
     if kind == "postgresql":
         _pg_command("pg_restore", settings.database_url)  # fail before changing anything
         _pg_command("psql", settings.database_url)
-    echo(f"database ({kind}) ← {database['file']}")
+    echo(t("backup.database_restored", kind=kind, file=database["file"]))
     if kind == "sqlite":
         target = _sqlite_path(settings.database_url)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -294,7 +295,7 @@ def restore(
     migrate(settings.database_url)  # a backup of an older release comes up to this one's schema
     if manifest["files"]["storage"] == "local" and settings.files_url is None:
         _restore_files(settings, src, manifest)
-    echo(f"restored: {database.get('tickets', 0)} tickets, {manifest['files']['count']} files")
+    echo(t("backup.restored_counts", tickets=database.get("tickets", 0), files=manifest["files"]["count"]))
     return manifest
 
 

@@ -15,7 +15,7 @@ import yaml
 
 from engine.config import load_settings
 from engine.errors import DefinitionError, GongdanError, InputError
-from engine.i18n import t
+from engine.i18n import t, text_of
 
 if TYPE_CHECKING:
     from engine.runtime import PublishResult
@@ -80,7 +80,7 @@ def migrate() -> None:
     settings = load_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     run(settings.database_url)
-    click.echo(f"database ready: {_safe_url(settings.database_url)}")
+    click.echo(t("cli.database_ready", None, url=_safe_url(settings.database_url)))
 
 
 @main.command()
@@ -294,14 +294,17 @@ def versions(app: str | None) -> None:
     platform = _platform()
     if app is None:
         for row in platform.runtime.apps():
-            name = f"{row['name'].get('zh', '')} / {row['name'].get('en', '')}"
-            click.echo(f"{row['key']:<20} v{row['current_version']:<4} {name}")
+            name = text_of(row["name"])
+            click.echo(
+                t("cli.app_line", None, key=f"{row['key']:<20}", version=row["current_version"], name=name)
+            )
     else:
         for row in platform.runtime.versions(app):
-            mark = "*" if row["running"] else " "
+            code = "cli.version_line.running" if row["running"] else "cli.version_line"
             click.echo(
-                f"{mark} v{row['version']:<4} {row['published_at']:%Y-%m-%d %H:%M} {row['checksum'][:12]}"
-            )
+                t(code, None, version=row["version"], at=f"{row['published_at']:%Y-%m-%d %H:%M}",
+                  checksum=row["checksum"][:12])
+            )  # fmt: skip
     platform.close()
 
 
@@ -430,12 +433,12 @@ def rules_test(app: str, ticket_type: str, file: Path | None, ticket_id: int | N
         app, ticket_type, values, record_id=ticket_id, candidate=_candidate(file)
     )
     for run in shown["rule_runs"]:
-        mark = "✓" if run["matched"] else "·"
-        click.echo(
-            f"{mark} {run['rule']}  [{run['trigger']}]  {', '.join(run['actions'])} {run['error'] or ''}"
-        )
+        code = "cli.rule_matched" if run["matched"] else "cli.rule_not_matched"
+        actions = ", ".join(run["actions"]) or t("cli.no_actions", None)
+        line = t(code, None, rule=run["rule"], trigger=run["trigger"], actions=actions)
+        click.echo(f"{line} {run['error']}" if run["error"] else line)
     for item in shown["outbox"]:
-        click.echo(f"→ {item['channel']}")
+        click.echo(t("cli.would_send", None, channel=item["channel"]))
     click.echo(json.dumps(shown["ticket"], ensure_ascii=False, default=str))
     platform.close()
 
@@ -542,13 +545,13 @@ def org_sync(source: str, confirm: bool, dry_run: bool) -> None:
 @friendly
 def demo(tickets: int, seed: int, people_only: bool, bulk: bool | None) -> None:
     """Load a demo organisation and tickets into the shipped apps."""
-    from engine.demo import load_demo, load_people, people_summary
+    from engine.demo import load_demo, load_people
 
     platform = _platform()
     if people_only:
         load_people(platform.db)
-        click.echo("demo people (sign in at /login):")
-        for line in people_summary():
+        click.echo(t("cli.demo_people", None))
+        for line in _people_lines(platform.db):
             click.echo(line)
     else:
         from functools import partial
@@ -576,6 +579,8 @@ def serve(host: str, port: int, workers: int, with_worker: bool) -> None:
     from server.wsgi import serve as run
 
     _platform().close()  # refuse to serve a database that is not set up
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    click.echo(t("cli.serving", None, url=f"http://{shown}:{port}"))
     child = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"]) if with_worker else None
     try:
         run(host=host, port=port, workers=workers)
@@ -607,8 +612,15 @@ def backup(dest: Path) -> None:
     manifest = run(load_settings(), dest, echo=lambda line: click.echo(line, err=True))
     database = manifest["database"]
     click.echo(
-        f"backup written: {dest} ({database['kind']}, schema {database['revision']}, "
-        f"{database['tickets']} tickets, {manifest['files']['count']} files)"
+        t(
+            "cli.backup_written",
+            None,
+            dest=dest,
+            kind=database["kind"],
+            revision=database["revision"],
+            tickets=database["tickets"],
+            files=manifest["files"]["count"],
+        )
     )
 
 
@@ -621,7 +633,7 @@ def restore(src: Path, force: bool) -> None:
     from engine.backup import restore as run
 
     manifest = run(load_settings(), src, force=force, echo=lambda line: click.echo(line, err=True))
-    click.echo(f"restored from {src} (made {manifest['created_at']}); schema now at head")
+    click.echo(t("cli.restored", None, src=src, made=manifest["created_at"]))
 
 
 @main.group()
@@ -658,12 +670,14 @@ def tickets_import(
         source, file_id = keep_upload(platform.settings.home, stream, file.name, 1 << 40)
     job = job_view(platform.db, job_id) if job_id else importer.check(source, mapping, None, file_id)
     for e in job["errors"][:50]:
-        click.echo(f"  row {e['row']} [{e['column']}]: {e['message']}", err=True)
+        click.echo(
+            t("cli.import_row", None, row=e["row"], column=e["column"], message=e["message"]), err=True
+        )
     if len(job["errors"]) > 50:
-        click.echo(f"  … {job['error_rows']} rows with problems in all", err=True)
+        click.echo(t("cli.import_more_rows", None, count=job["error_rows"]), err=True)
     if not dry_run:
         job = importer.run(job["id"], source)
-    click.echo(f"job {job['id']}: {job_summary(job)}")
+    click.echo(t("cli.import_job", None, id=job["id"], summary=job_summary(job)))
 
 
 @tickets.command("export")
@@ -686,7 +700,39 @@ def tickets_export(app_key: str, ticket_type: str, mapping_name: str | None, out
         app_id = Importer(platform.runtime, app_key, ticket_type).app_id
         mapping = saved_mapping(platform.db, app_id, ticket_type, mapping_name)
     count = export_xlsx(platform.runtime, app_key, ticket_type, output, mapping, lang=lang)
-    click.echo(f"{count} tickets written to {output}")
+    click.echo(t("cli.tickets_written", None, count=count, output=output))
+
+
+def _people_lines(db: Any) -> list[str]:
+    """One line per demo login, in the language of this run: username, password, name, and the
+    apps and roles by their names (a customer has none)."""
+    from sqlalchemy import select
+
+    from engine.demo import USERS
+    from engine.store.models import App, Role
+
+    with db.read() as conn:
+        rows = conn.execute(
+            select(App.key, App.name, Role.key, Role.name).join(App, App.id == Role.app_id)
+        ).all()
+    apps = {key: name for key, name, _, _ in rows}
+    roles = {(app, key): name for app, _, key, name in rows}
+    lines = []
+    for username, name, _dept, memberships in USERS:
+        does = t("cli.app_sep", None).join(
+            t(
+                "cli.app_roles",
+                None,
+                app=text_of(apps.get(app)) or app,
+                roles=t("cli.list_sep", None).join(text_of(roles.get((app, k))) or k for k in keys),
+            )
+            for app, keys in memberships.items()
+            if app in apps  # the demo gives roles only in the apps that are there
+        )
+        lines.append(
+            t("cli.demo_login", None, user=f"{username:<6}", name=name, does=does or t("cli.customer", None))
+        )
+    return lines
 
 
 def _safe_url(url: str) -> str:

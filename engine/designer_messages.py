@@ -35,7 +35,7 @@ register(
     {
         # --- engine errors and problems
         "designer.forbidden": {
-            "zh": "您不能设计应用 {app}:需要管理员,或该应用中 designer 角色的成员。请联系管理员授予角色。",
+            "zh": "您不能设计应用 {app}：需要管理员，或该应用中 designer 角色的成员。请联系管理员授予角色。",
             "en": "You may not design the app {app}: it takes an admin or a member of the app's designer "
             "role. Ask an admin to give you the role.",
         },
@@ -44,61 +44,67 @@ register(
             "en": "Only admins may create or copy apps.",
         },
         "designer.unknown_app": {
-            "zh": "应用 {app} 不存在,也没有它的草稿。请在设计器首页新建应用。",
+            "zh": "应用 {app} 不存在，也没有它的草稿。请在设计器首页新建应用。",
             "en": "There is no app {app} and no draft of it. Create the app on the designer's start page.",
         },
         "designer.no_draft": {
-            "zh": "应用 {app} 没有草稿,无需放弃。",
+            "zh": "应用 {app} 没有草稿，无需放弃。",
             "en": "The app {app} has no draft to discard.",
         },
         "designer.unknown_ticket_type": {
-            "zh": "应用 {app} 的草稿中没有工单类型 {ticket_type}。可选:{known}。",
+            "zh": "应用 {app} 的草稿中没有工单类型 {ticket_type}。可选：{known}。",
             "en": "The draft of {app} has no ticket type {ticket_type}. Known: {known}.",
         },
         "designer.unknown_stage": {
-            "zh": "工单类型 {ticket_type} 的流程中没有节点 {stage}。可选:{known}。",
+            "zh": "工单类型 {ticket_type} 的流程中没有节点 {stage}。可选：{known}。",
             "en": "The flow of {ticket_type} has no node {stage}. Known: {known}.",
         },
         "designer.conflict": {
-            "zh": "草稿已被 {who} 保存为第 {revision} 版(您编辑的是第 {sent} 版),未保存您的修改。"
-            "请查看下列差异,选择保留您的版本或载入最新草稿。",
+            "zh": "草稿已被 {who} 保存为第 {revision} 版(您编辑的是第 {sent} 版)，未保存您的修改。"
+            "请查看下列差异，选择保留您的版本或载入最新草稿。",
             "en": "{who} saved the draft as revision {revision} (you edited revision {sent}); your changes "
             "were not saved. Review the differences below, then keep yours or load the latest draft.",
         },
         "designer.someone": {"zh": "其他人", "en": "someone else"},
         "designer.refused": {
-            "zh": "草稿有 {count} 处问题,未保存。请按提示修改:",
-            "en": "The draft has {count} problem(s) and was not saved. Fix them as each says:",
+            "zh": "草稿有 {count} 处问题，未保存。请按提示修改：",
+            "en": "The draft has {count} problems and was not saved. Fix them as each says:",
+            "en.one": "The draft has 1 problem and was not saved. Fix it as it says:",
         },
         "designer.app_key_fixed": {
-            "zh": "草稿的应用标识必须是 {app}(当前为 {value})。如需新标识,请使用“复制应用”。",
+            "zh": "草稿的应用标识必须是 {app}(当前为 {value})。如需新标识，请使用“复制应用”。",
             "en": "The draft's app key must stay {app} (it is {value}). To use another key, copy the app.",
         },
         "designer.field_in_use": {
-            "zh": "字段 {field} 已删除或改名,但这里仍在使用它({how})。请先修改或删除此处,再删除字段。",
+            "zh": "字段 {field} 已删除或改名，但这里仍在使用它({how})。请先修改或删除此处，再删除字段。",
             "en": "The field {field} was removed or renamed but is still used here ({how}). Change or "
             "remove this use first, then remove the field.",
         },
         "designer.field_has_data": {
-            "zh": "已有 {count} 张工单在字段 {field} 中保存了数据,不能直接删除或改名。若是改名,请在新字段上"
-            '保留 renamed_from: {field}(在设计器中改标识时会自动设置),或保存时附带 migrate: {{"{field}": '
-            '"新标识"}};若确要丢弃这些数据,请附带 migrate: {{"{field}": null}}。',
-            "en": "{count} ticket(s) hold data in the field {field}, so it cannot simply be removed or renamed. "
+            "zh": "已有 {count} 张工单在字段 {field} 中保存了数据，不能直接删除或改名。若是改名，请在新字段上"
+            '保留 renamed_from: {field}(在设计器中改标识时会自动设置)，或保存时附带 migrate: {{"{field}": '
+            '"新标识"}}；若确要丢弃这些数据，请附带 migrate: {{"{field}": null}}。',
+            "en.one": "1 ticket holds data in the field {field}, so it cannot simply be removed or renamed. "
+            "To rename it, keep renamed_from: {field} on the new field (the designer sets it when you change "
+            'a key) or save with migrate: {{"{field}": "new_key"}}; to drop that data on purpose, save '
+            'with migrate: {{"{field}": null}}.',
+            "en": "{count} tickets hold data in the field {field}, so it cannot simply be removed or renamed. "
             "To rename it, keep renamed_from: {field} on the new field (the designer sets it when you change "
             'a key) or save with migrate: {{"{field}": "new_key"}}; to drop that data on purpose, save '
             'with migrate: {{"{field}": null}}.',
         },
         "designer.migrate_target_missing": {
-            "zh": "migrate 要把字段 {field} 改名为 {target},但草稿中没有字段 {target}。请先添加该字段。",
+            "zh": "migrate 要把字段 {field} 改名为 {target}，但草稿中没有字段 {target}。请先添加该字段。",
             "en": "migrate renames {field} to {target}, but the draft has no field {target}. Add that field first.",
         },
         "designer.publish_failed_scenarios": {
-            "zh": "有 {count} 个场景测试未通过,未发布。请修正应用或测试后再发布:",
-            "en": "{count} scenario test(s) failed; nothing was published. Fix the app or the tests, then "
+            "zh": "有 {count} 个场景测试未通过，未发布。请修正应用或测试后再发布：",
+            "en": "{count} scenario tests failed; nothing was published. Fix the app or the tests, then "
             "publish again:",
+            "en.one": "1 scenario test failed; nothing was published. Fix the app or the test, then publish again:",
         },
         "designer.scenario_failed": {
-            "zh": "场景 “{name}” 未通过:{detail}",
+            "zh": "场景 “{name}” 未通过：{detail}",
             "en": "Scenario “{name}” failed: {detail}",
         },
         "designer.app_exists": {
@@ -106,16 +112,16 @@ register(
             "en": "The app key {app} is taken (a published app or a draft). Choose another key.",
         },
         "designer.bad_key": {
-            "zh": "应用标识须以小写字母开头,只含小写字母、数字和下划线,最多 40 个字符。",
+            "zh": "应用标识须以小写字母开头，只含小写字母、数字和下划线，最多 40 个字符。",
             "en": "An app key starts with a lower-case letter and has only lower-case letters, digits and "
             "underscores, at most 40 characters.",
         },
         "designer.unknown_template": {
-            "zh": "没有模板 {template}。可选:{known}。",
+            "zh": "没有模板 {template}。可选：{known}。",
             "en": "There is no template {template}. Known: {known}.",
         },
         "designer.not_published": {
-            "zh": "应用 {app} 尚未发布,没有可回滚的版本。",
+            "zh": "应用 {app} 尚未发布，没有可回滚的版本。",
             "en": "The app {app} was never published; there is no version to roll back to.",
         },
         "designer.expr_bad_kind": {
@@ -143,7 +149,7 @@ register(
         "designer.tab.flow": {"zh": "流程", "en": "Flow"},
         "designer.tab.rules": {"zh": "规则", "en": "Rules"},
         "designer.tab.reports": {"zh": "报表", "en": "Reports"},
-        "designer.tab.publish": {"zh": "测试与发布", "en": "Tests & publish"},
+        "designer.tab.publish": {"zh": "检查与发布", "en": "Check & publish"},
         "designer.ticket_type": {"zh": "工单类型", "en": "Ticket type"},
         "designer.based_on": {"zh": "草稿 · 基于第 {version} 版", "en": "Draft · based on version {version}"},
         "designer.never_published": {"zh": "草稿 · 尚未发布", "en": "Draft · never published"},
@@ -180,32 +186,35 @@ register(
         },
         "designer.template.empty": {"zh": "空白应用", "en": "Empty app"},
         "designer.template.empty_desc": {
-            "zh": "一个工单类型、一个标题字段和最简单的流程,从零开始搭建。",
+            "zh": "一个工单类型、一个标题字段和最简单的流程，从零开始搭建。",
             "en": "One ticket type, a title field and the simplest flow: build from scratch.",
         },
         "designer.overview.types": {"zh": "工单类型", "en": "Ticket types"},
         "designer.overview.edit_form": {"zh": "设计表单", "en": "Design the form"},
         "designer.overview.edit_flow": {"zh": "设计流程", "en": "Design the flow"},
-        "designer.overview.saved_by": {"zh": "最近保存:{who},{at}", "en": "Last saved by {who} at {at}"},
+        "designer.overview.saved_by": {"zh": "最近保存：{who}，{at}", "en": "Last saved by {who} at {at}"},
         "designer.overview.changes": {
             "zh": "相对运行版本有 {count} 处修改",
-            "en": "{count} change(s) from the running version",
+            "en": "{count} changes from the running version",
+            "en.one": "1 change from the running version",
         },
         "designer.overview.discard": {"zh": "放弃草稿", "en": "Discard the draft"},
         "designer.overview.discard_confirm": {
-            "zh": "放弃草稿后所有未发布的修改都会丢失,确定吗?",
+            "zh": "放弃草稿后所有未发布的修改都会丢失，确定吗?",
             "en": "Discarding the draft loses every unpublished change. Are you sure?",
         },
         # form designer
         "designer.form.palette": {"zh": "字段类型", "en": "Field types"},
         "designer.form.palette_hint": {
-            "zh": "拖入表单;或双击(回车)添加到当前分组。",
+            "zh": "拖入表单；或双击(回车)添加到当前分组。",
             "en": "Drag into the form, or double-click (Enter) to add to the current section.",
         },
         "designer.form.canvas": {"zh": "表单", "en": "Form"},
         "designer.form.add_section": {"zh": "添加分组", "en": "Add a section"},
         "designer.form.section_title": {"zh": "分组标题", "en": "Section title"},
         "designer.form.columns": {"zh": "列数", "en": "Columns"},
+        "designer.form.columns_n": {"zh": "{count} 列", "en": "{count} columns"},
+        "designer.form.columns_one": {"zh": "{count} 列", "en": "1 column"},
         "designer.form.tab": {"zh": "所在标签页", "en": "Tab"},
         "designer.form.remove_section": {"zh": "删除分组", "en": "Remove the section"},
         "designer.form.properties": {"zh": "属性", "en": "Properties"},
@@ -223,7 +232,7 @@ register(
         "designer.form.help_zh": {"zh": "说明(中文)", "en": "Help (Chinese)"},
         "designer.form.help_en": {"zh": "说明(英文)", "en": "Help (English)"},
         "designer.form.options": {
-            "zh": "选项(每行一个:值=中文|英文)",
+            "zh": "选项(每行一个：值=中文|英文)",
             "en": "Options (one a line: value=Chinese|English)",
         },
         "designer.form.options_from": {"zh": "选项集", "en": "Option set"},
@@ -232,7 +241,7 @@ register(
         "designer.form.required_if": {"zh": "必填条件", "en": "Required when"},
         "designer.form.readonly_if": {"zh": "只读条件", "en": "Read-only when"},
         "designer.form.expr_hint": {
-            "zh": "表达式,如 priority == 'P1'",
+            "zh": "表达式，如 priority == 'P1'",
             "en": "An expression, e.g. priority == 'P1'",
         },
         "designer.form.expr_ok": {"zh": "表达式正确", "en": "The expression is fine"},
@@ -272,7 +281,8 @@ register(
         "designer.form.unique": {"zh": "值唯一", "en": "Unique"},
         "designer.form.index": {"zh": "可搜索列", "en": "Searchable column"},
         "designer.form.target_type": {"zh": "关联的工单类型", "en": "Linked ticket type"},
-        "designer.form.problems": {"zh": "{count} 处问题", "en": "{count} problem(s)"},
+        "designer.form.problems": {"zh": "{count} 处问题", "en": "{count} problems"},
+        "designer.form.problems_one": {"zh": "{count} 处问题", "en": "1 problem"},
         "designer.form.no_problems": {"zh": "没有问题", "en": "No problems"},
         "designer.form.option": {"zh": "选项", "en": "Option"},
         "designer.form.stage_default": {"zh": "所有阶段", "en": "All stages"},
@@ -286,13 +296,16 @@ register(
             "en": "The draft equals the running version.",
         },
         "designer.publish.open_tickets": {
-            "zh": "进行中的工单共 {count} 张;以下修改涉及其中一些(它们仍按原版本运行,升级时才受影响):",
-            "en": "{count} open ticket(s) in all; these changes concern some of them (they keep running on "
+            "zh": "进行中的工单共 {count} 张；以下修改涉及其中一些(它们仍按原版本运行，升级时才受影响)：",
+            "en": "{count} open tickets in all; these changes concern some of them (they keep running on "
             "their version and meet the change when upgraded):",
+            "en.one": "1 open ticket in all; these changes may concern it (it keeps running on its version "
+            "and meets the change when upgraded):",
         },
         "designer.publish.affected_line": {
-            "zh": "{count} 张工单,如 {examples}",
-            "en": "{count} ticket(s), e.g. {examples}",
+            "zh": "{count} 张工单，如 {examples}",
+            "en": "{count} tickets, e.g. {examples}",
+            "en.one": "1 ticket: {examples}",
         },
         "designer.publish.none_affected": {
             "zh": "没有进行中的工单受影响。",
@@ -305,11 +318,11 @@ register(
         "designer.publish.running": {"zh": "运行中", "en": "running"},
         "designer.publish.rollback": {"zh": "回滚到此版本", "en": "Roll back to this version"},
         "designer.publish.rollback_confirm": {
-            "zh": "将把此版本重新发布为新版本;进行中的工单保持原版本。确定吗?",
+            "zh": "将把此版本重新发布为新版本；进行中的工单保持原版本。确定吗?",
             "en": "This publishes that version again as a new version; running tickets keep theirs. Sure?",
         },
         "designer.publish.rolled_back": {
-            "zh": "已回滚,新版本为第 {version} 版。",
+            "zh": "已回滚，新版本为第 {version} 版。",
             "en": "Rolled back: the new version is {version}.",
         },
         "designer.publish.passed": {"zh": "通过", "en": "passed"},
@@ -330,7 +343,7 @@ register(
         },
         "designer.js.checking": {"zh": "正在检查…", "en": "Checking…"},
         "designer.js.check_ok": {"zh": "没有发现问题。", "en": "No problems found."},
-        "designer.js.problems": {"zh": "发现以下问题:", "en": "Problems found:"},
+        "designer.js.problems": {"zh": "发现以下问题：", "en": "Problems found:"},
     }
 )
 
@@ -352,6 +365,7 @@ FORM_WORDS = tuple(
         "designer.form.expr designer.form.currency designer.form.max_size_mb designer.form.min_rows "
         "designer.form.max_rows designer.form.format designer.form.placeholder designer.form.unique "
         "designer.form.index designer.form.target_type designer.form.problems designer.form.no_problems "
-        "designer.form.option designer.form.stage_default"
+        "designer.form.option designer.form.stage_default designer.form.columns_n designer.form.columns_one "
+        "designer.form.problems_one"
     ).split()
 )

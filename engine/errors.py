@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.i18n import t
+from engine.i18n import known, t
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,15 @@ class ConflictError(GongdanError):
 class NotFoundError(GongdanError):
     code = "not_found"
     http_status = 404
+
+    def message(self, lang: str | None = None) -> str:
+        """``what`` (``ticket``, ``task_id``, …) is named in ``lang`` too, when it is a known thing."""
+        what = self.params.get("what")
+        if isinstance(what, str):
+            name = "what." + what.removesuffix("_id").replace(" ", "_")
+            if known(name):
+                return t(self.code, lang, **{**self.params, "what": t(name, lang)})
+        return super().message(lang)
 
 
 class ActionError(GongdanError):

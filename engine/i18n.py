@@ -1,6 +1,7 @@
 """The one translation layer: every user-facing message is a code looked up here.
 
-Messages are kept per code as ``{"zh": ..., "en": ...}`` with ``str.format`` placeholders.
+Messages are kept per code as ``{"zh": ..., "en": ...}`` with ``str.format`` placeholders; a text
+that says ``{count}`` of something may add its singular as ``"en.one"`` (used when count is 1).
 The language comes from an explicit argument, else ``GONGDAN_LANG``, else Chinese.
 """
 
@@ -38,7 +39,10 @@ def t(code: str, lang: str | None = None, /, **params: Any) -> str:
     texts = _CATALOG.get(code)
     if texts is None:
         return code if not params else f"{code} {params}"
-    template = texts[current_lang(lang)]
+    chosen = current_lang(lang)
+    template = texts[chosen]
+    if params.get("count") == 1 and f"{chosen}.one" in texts:  # "1 problem", not "1 problems"
+        template = texts[f"{chosen}.one"]
     rendered = {k: v.render(lang) if isinstance(v, Message | Localized) else v for k, v in params.items()}
     try:
         return template.format_map(_Params(rendered))

@@ -10,7 +10,7 @@ register(
             "en": "The database cannot be reached ({error}). Check DATABASE_URL and that the database server runs.",
         },
         "ops.ready.migrations": {
-            "zh": "数据库结构版本为 {current},应为 {head}。请运行 `gongdan migrate`。",
+            "zh": "数据库结构版本为 {current}，应为 {head}。请运行 `gongdan migrate`。",
             "en": "The database schema is at {current}, the code expects {head}. Run `gongdan migrate`.",
         },
         "ops.ready.queue": {
@@ -32,11 +32,11 @@ register(
             "or put them on PATH.",
         },
         "backup.tool_failed": {
-            "zh": "{tool} 失败(退出码 {code}):{error}",
+            "zh": "{tool} 失败(退出码 {code})：{error}",
             "en": "{tool} failed (exit code {code}): {error}",
         },
         "backup.no_manifest": {
-            "zh": "{path} 不是 Gongdan 备份:缺少 manifest.json。",
+            "zh": "{path} 不是 Gongdan 备份：缺少 manifest.json。",
             "en": "{path} is not a Gongdan backup: manifest.json is missing.",
         },
         "backup.bad_checksum": {
@@ -52,12 +52,19 @@ register(
             "en": "The backup's schema {revision} is unknown here. Restore with the Gongdan version that made it.",
         },
         "backup.other_database": {
-            "zh": "备份来自 {kind} 数据库,而目标是 {target}。请在同类数据库上恢复。",
+            "zh": "备份来自 {kind} 数据库，而目标是 {target}。请在同类数据库上恢复。",
             "en": "The backup comes from a {kind} database but the target is {target}. Restore into the same kind.",
         },
         "backup.target_not_empty": {
             "zh": "目标数据库已有数据({tickets} 个工单)。确认要覆盖请加 --force。",
             "en": "The target database holds data ({tickets} tickets). Add --force to overwrite it.",
+        },
+        "backup.database_copied": {"zh": "数据库({kind})→ {file}", "en": "database ({kind}) → {file}"},
+        "backup.files_copied": {"zh": "文件：{count} 个 → {folder}/", "en": "files: {count} → {folder}/"},
+        "backup.database_restored": {"zh": "数据库({kind})← {file}", "en": "database ({kind}) ← {file}"},
+        "backup.restored_counts": {
+            "zh": "已恢复：{tickets} 张工单，{files} 个文件",
+            "en": "restored: {tickets} tickets, {files} files",
         },
         # --- file storage
         "files.bad_url": {

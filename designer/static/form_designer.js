@@ -220,7 +220,7 @@
     en.addEventListener("change", onTitle);
     var cols = el("select", { "aria-label": W.columns });
     [1, 2, 3, 4].forEach(function (n) {
-      var o = el("option", { value: String(n), text: n + " " + W.columns });
+      var o = el("option", { value: String(n), text: w(n === 1 ? "columns_one" : "columns_n", { count: n }) });
       if ((s.columns || 1) === n) o.selected = true;
       cols.appendChild(o);
     });
@@ -548,7 +548,7 @@
       });
       if (!problems.length) { state.className = "fd-check ok"; state.textContent = "✓ " + W.no_problems; return; }
       state.className = "fd-check bad";
-      var link = el("button", { type: "button", class: "link", text: "⚠ " + w("problems", { count: problems.length }) });
+      var link = el("button", { type: "button", class: "link", text: "⚠ " + w(problems.length === 1 ? "problems_one" : "problems", { count: problems.length }) });
       link.addEventListener("click", function () { Draft.showProblems(problems); });
       state.appendChild(link);
     });

@@ -70,8 +70,10 @@ def channel(name: str) -> Callable[[Channel], Channel]:
             try:
                 return fn(with_secrets(name, payload, filled), idempotency_key, timeout)
             except DeliveryError as exc:
-                if filled and scrub(exc.reason, filled) != exc.reason:
-                    raise DeliveryError(scrub(exc.reason, filled), exc.permanent) from None
+                if filled:
+                    clean = exc.scrubbed(lambda text: scrub(text, filled))
+                    if (clean.reason, clean.params) != (exc.reason, exc.params):
+                        raise clean from None
                 raise
             except Exception as exc:
                 trace = scrub("".join(traceback.format_exception(exc)), filled)

@@ -16,7 +16,7 @@ import ipaddress
 import logging
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, NamedTuple
@@ -26,7 +26,7 @@ import httpx
 
 import engine.jobs.channel_messages  # noqa: F401  (registers the channels' messages)
 from engine.config import load_settings, redact
-from engine.i18n import t
+from engine.i18n import Message, t
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -50,16 +50,42 @@ class DeliveryError(Exception):
     in ``outbox.last_error``, in logs and in the admin's dead-letter list.
     """
 
-    def __init__(self, reason: str, permanent: bool = False):
+    def __init__(
+        self,
+        reason: str,
+        permanent: bool = False,
+        code: str | None = None,
+        params: dict[str, Any] | None = None,
+    ):
         reason = redact(reason)
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+        #: The message code and (masked) parameters the reason was worded from, when it was: what is
+        #: stored, so each reader sees the error in their own language (see engine/jobs/outbox.py).
+        self.code = code
+        self.params = {k: _masked(v) for k, v in (params or {}).items()}
 
     @classmethod
     def of(cls, code: str, permanent: bool = False, /, **params: Any) -> DeliveryError:
-        """A refusal worded by the message ``code`` (in the server's language, GONGDAN_LANG)."""
-        return cls(t(code, None, **params), permanent)
+        """A refusal worded by the message ``code``; its ``reason`` is in the server's language
+        (GONGDAN_LANG) for logs, while the code and parameters are kept for every other reader."""
+        return cls(t(code, None, **params), permanent, code, params)
+
+    def scrubbed(self, clean: Callable[[str], str]) -> DeliveryError:
+        """The same error with ``clean`` (text → text) applied to its reason and parameters."""
+        params = {k: _masked(v, clean) for k, v in self.params.items()}
+        return DeliveryError(clean(self.reason), self.permanent, self.code, params)
+
+
+def _masked(value: Any, clean: Callable[[str], str] = redact) -> Any:
+    """A message parameter as kept with an error: numbers as they are, a message inside the message
+    with its own parameters masked, anything else as text with its URLs masked."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, Message):
+        return Message(value.code, {k: _masked(v, clean) for k, v in value.params.items()})
+    return clean(str(value))
 
 
 def http_failure(status: int, body: bytes) -> DeliveryError:
@@ -158,7 +184,11 @@ def permitted_addresses(host: str, port: int, policy: OutboundPolicy | None = No
     if not permitted:
         ip, problem = next(iter(problems.items()))
         raise DeliveryError.of(
-            "channel.address_refused", True, host=host, address=str(ip), kind=t(f"channel.kind.{problem}")
+            "channel.address_refused",
+            True,
+            host=host,
+            address=str(ip),
+            kind=Message(f"channel.kind.{problem}", {}),
         )
     return permitted
 

@@ -13,15 +13,17 @@ long sweep, so a slow sweep never hands out leases that have already run out.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
+from engine.i18n import LANGS, Message, current_lang, t
 from engine.jobs.channels import CHANNELS, DeliveryError
 from engine.jobs.claiming import locked
 from engine.store.db import Database
@@ -82,19 +84,77 @@ def claim_next(db: Database, now: dt.datetime, lease_s: int = LEASE_S) -> Any | 
         ).first()
 
 
-def _send(row: Any) -> tuple[str | None, bool, Any]:
-    """Call the row's channel: (None, _, answer) when delivered, else (reason, permanent, None)."""
+# ----------------------------------------------------------------------------- stored errors
+#: A parameter of a stored error is cut to this many characters (the message around it stays whole).
+PARAM_LIMIT = 300
+
+
+def stored_error(exc: DeliveryError) -> str:
+    """What ``outbox.last_error`` keeps of a failed delivery: when the error was worded from a
+    message code, JSON with the code, its masked parameters and its text in every language (each
+    reader sees it in their own); else the error's text (an HTTP answer, an exception's)."""
+    if exc.code is None:
+        return exc.reason[:ERROR_LIMIT]
+    params = _plain(exc.params)
+    stored: dict[str, Any] = {"code": exc.code, "params": params}
+    for lang in LANGS:
+        stored[lang] = t(exc.code, lang, **_revived(params))[:ERROR_LIMIT]
+    return json.dumps(stored, ensure_ascii=False)
+
+
+def _plain(params: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, Message):
+            out[key] = {"code": value.code, "params": _plain(value.params)}
+        elif isinstance(value, str):
+            out[key] = value[:PARAM_LIMIT]
+        else:
+            out[key] = value
+    return out
+
+
+def _revived(params: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, Mapping) and isinstance(value.get("code"), str):
+            out[key] = Message(value["code"], _revived(value.get("params") or {}))
+        else:
+            out[key] = value
+    return out
+
+
+def error_text(stored: str | None, lang: str | None = None) -> str:
+    """A stored ``last_error`` in ``lang``: a coded error in that language; plain text (an HTTP
+    answer, or a row stored before errors were kept this way) as it was written."""
+    if not stored:
+        return ""
+    if stored.startswith('{"code"'):
+        try:
+            data = json.loads(stored)
+            lang = current_lang(lang)
+            if isinstance(data.get(lang), str):
+                return data[lang]
+            return t(data["code"], lang, **_revived(data.get("params") or {}))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            pass
+    return stored
+
+
+def _send(row: Any) -> tuple[DeliveryError | None, Any]:
+    """Call the row's channel: (None, answer) when delivered, else (the error, None)."""
     send = CHANNELS.get(row.channel)
     if send is None:
-        return f"unknown channel {row.channel!r}; known: {', '.join(sorted(CHANNELS))}", True, None
+        known = ", ".join(sorted(CHANNELS))
+        return DeliveryError.of("channel.unknown_channel", True, channel=row.channel, known=known), None
     try:
         answer = send(row.payload, row.idempotency_key, SEND_TIMEOUT_S)
     except DeliveryError as exc:
-        return exc.reason, exc.permanent, None
+        return exc, None
     except Exception as exc:
         log.exception("outbox %s: channel %s crashed", row.id, row.channel)
-        return f"{type(exc).__name__}: {exc}", False, None
-    return None, False, answer
+        return DeliveryError(f"{type(exc).__name__}: {exc}"), None
+    return None, answer
 
 
 def deliver_one(db: Database, outbox_id: int, now: dt.datetime | None = None) -> str:
@@ -110,17 +170,18 @@ def deliver_one(db: Database, outbox_id: int, now: dt.datetime | None = None) ->
 def _deliver_claimed(db: Database, row: Any, now: dt.datetime) -> str:
     """Send a row this caller holds and record the outcome (unless its lease was lost meanwhile)."""
     outbox_id = row.id
-    error, permanent, answer = _send(row)
+    failure, answer = _send(row)
+    error = failure.reason if failure is not None else None
     attempts = row.attempts + 1
-    if error is None:
+    if failure is None:
         values: dict[str, Any] = {"status": "sent", "sent_at": now, "last_error": None}
-    elif permanent or attempts >= row.max_attempts:
-        values = {"status": "dead", "last_error": error[:ERROR_LIMIT]}
+    elif failure.permanent or attempts >= row.max_attempts:
+        values = {"status": "dead", "last_error": stored_error(failure)}
     else:
         values = {
             "status": "pending",
             "next_attempt_at": now + backoff(attempts),
-            "last_error": error[:ERROR_LIMIT],
+            "last_error": stored_error(failure),
         }
     with db.write() as conn:
         done = conn.execute(
@@ -178,9 +239,12 @@ def retry_dead(db: Database, outbox_id: int, now: dt.datetime | None = None) -> 
     return done.rowcount == 1
 
 
-def dead_rows(db: Database, limit: int = 50, before: int | None = None) -> list[dict[str, Any]]:
+def dead_rows(
+    db: Database, limit: int = 50, before: int | None = None, lang: str | None = None
+) -> list[dict[str, Any]]:
     """Dead letters, newest first (``before``: an id, for the next page); secrets stay in the payload
-    column and are never part of what is listed."""
+    column and are never part of what is listed. ``last_error`` is worded in ``lang`` (default: the
+    server's language) and ``last_error_texts`` holds it in every language, for pages that pick."""
     q = (
         select(OB.c.id, OB.c.channel, OB.c.record_id, OB.c.attempts, OB.c.last_error, OB.c.created_at)
         .where(OB.c.status == "dead")
@@ -190,4 +254,9 @@ def dead_rows(db: Database, limit: int = 50, before: int | None = None) -> list[
     if before is not None:
         q = q.where(OB.c.id < before)
     with db.read() as conn:
-        return [dict(r._mapping) for r in conn.execute(q)]
+        rows = [dict(r._mapping) for r in conn.execute(q)]
+    for row in rows:
+        stored = row["last_error"]
+        row["last_error"] = error_text(stored, lang) if stored else stored
+        row["last_error_texts"] = {code: error_text(stored, code) for code in LANGS} if stored else None
+    return rows

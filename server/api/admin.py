@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, g, jsonify, request
 
 from engine import admin, channel_settings
 from engine.errors import InputError, NotFoundError
@@ -208,7 +208,12 @@ DEAD: dict[str, Any] = {
         "channel": {"type": "string"},
         "record_id": NULLABLE_INT,
         "attempts": {"type": "integer"},
-        "last_error": NULLABLE_STR,
+        "last_error": {**NULLABLE_STR, "description": "Why the last attempt failed, in the caller's words."},
+        "last_error_texts": {
+            "type": ["object", "null"],
+            "additionalProperties": {"type": "string"},
+            "description": "The same in every language (zh, en); null when there is no error.",
+        },
         "created_at": STAMP,
     },
 }
@@ -783,7 +788,7 @@ def admin_rollback_app(key: str, data: dict[str, Any]):
     response=page_schema(DEAD),
 )
 def admin_dead_letters(q: dict[str, Any]):
-    rows = dead_rows(platform().db, q["limit"], _cursor_id(q))
+    rows = dead_rows(platform().db, q["limit"], _cursor_id(q), lang=g.lang)
     return _older_page(rows, q["limit"])
 
 

@@ -31,7 +31,7 @@ register(
             "en": "The address of {name} is saved (from now on it is only shown masked).",
         },
         "admin.page.done.channel_cleared": {
-            "zh": "已清除 {name} 的管理员设置,改用环境变量。",
+            "zh": "已清除 {name} 的管理员设置，改用环境变量。",
             "en": "Cleared the admin's address of {name}; the environment's applies.",
         },
         "admin.page.done.retried": {
@@ -43,12 +43,12 @@ register(
             "en": "Published as version {version}.",
         },
         "admin.page.done.rolled_back": {
-            "zh": "已回滚:旧定义发布为版本 {version}。进行中的工单保持原版本。",
+            "zh": "已回滚：旧定义发布为版本 {version}。进行中的工单保持原版本。",
             "en": "Rolled back: the old definition is published as version {version}. "
             "Running tickets keep their version.",
         },
         "admin.page.done.unchanged": {
-            "zh": "定义与运行中的版本 {version} 相同,未发布新版本。",
+            "zh": "定义与运行中的版本 {version} 相同，未发布新版本。",
             "en": "The definition equals the running version {version}; nothing new was published.",
         },
         # --- common
@@ -99,7 +99,7 @@ register(
         "admin.page.weight": {"zh": "权重", "en": "weight"},
         "admin.page.password": {"zh": "密码", "en": "Password"},
         "admin.page.locked_hint": {
-            "zh": "密码错误次数过多,账户已锁定。重置密码即可解锁。",
+            "zh": "密码错误次数过多，账户已锁定。重置密码即可解锁。",
             "en": "Locked after too many wrong passwords. Resetting the password unlocks it.",
         },
         "admin.page.reset_password": {"zh": "重置密码", "en": "Reset password"},
@@ -108,13 +108,13 @@ register(
             "en": "Give {name} a new password and sign them out everywhere?",
         },
         "admin.page.reset_hint": {
-            "zh": "生成一个随机密码(只显示一次),解除锁定,并结束该用户的所有会话。",
+            "zh": "生成一个随机密码(只显示一次)，解除锁定，并结束该用户的所有会话。",
             "en": "Makes a random password (shown once), lifts a lock and ends the user's sessions.",
         },
         "admin.page.user_created": {"zh": "已创建用户 {name}", "en": "Created the user {name}"},
         "admin.page.password_reset": {"zh": "已重置 {name} 的密码", "en": "Reset the password of {name}"},
         "admin.page.password_once": {
-            "zh": "新密码如下,只显示这一次。请通过安全的方式告知本人,并提醒其登录后修改:",
+            "zh": "新密码如下，只显示这一次。请通过安全的方式告知本人，并提醒其登录后修改：",
             "en": "The new password, shown this once. Hand it over safely and ask them to change it after "
             "signing in:",
         },
@@ -125,9 +125,9 @@ register(
         "admin.page.open_user": {"zh": "打开用户", "en": "Open the user"},
         # --- CSV import
         "admin.page.csv_help": {
-            "zh": "第一行为表头,可用的列:username(必填)、display_name、email、phone、department(路径,如 "
-            "客服部/一组,不存在则创建)、manager(上级用户名)、roles(应用:角色,多个用 ; 分隔)。UTF-8 或 GBK "
-            "编码。先检查所有行,有任何错误则不写入;已存在的用户会被更新(空单元格保留原值,角色只增加)。",
+            "zh": "第一行为表头，可用的列：username(必填)、display_name、email、phone、department(路径，如 "
+            "客服部/一组，不存在则创建)、manager(上级用户名)、roles(应用：角色，多个用 ; 分隔)。UTF-8 或 GBK "
+            "编码。先检查所有行，有任何错误则不写入；已存在的用户会被更新(空单元格保留原值，角色只增加)。",
             "en": "The first row is the header; the columns are username (required), display_name, email, "
             "phone, department (a path like 客服部/一组, created if missing), manager (a username) and roles "
             "(app:role, several separated by ;). UTF-8 or GBK. Every row is checked first and nothing is "
@@ -136,15 +136,15 @@ register(
         },
         "admin.page.csv_file": {"zh": "CSV 文件", "en": "CSV file"},
         "admin.page.dry_run": {
-            "zh": "只检查,不写入(试运行)",
+            "zh": "只检查，不写入(试运行)",
             "en": "Only check, write nothing (dry run)",
         },
         "admin.page.upload": {"zh": "上传", "en": "Upload"},
-        "admin.page.would_happen": {"zh": "试运行:将会发生", "en": "Dry run: what would happen"},
+        "admin.page.would_happen": {"zh": "试运行：将会发生", "en": "Dry run: what would happen"},
         "admin.page.imported": {"zh": "已导入", "en": "Imported"},
         "admin.page.import_counts": {
-            "zh": "新建 {created} 人,更新 {updated} 人,未变 {unchanged} 人;"
-            "新部门 {departments} 个;新增角色成员 {roles} 个。",
+            "zh": "新建 {created} 人，更新 {updated} 人，未变 {unchanged} 人；"
+            "新部门 {departments} 个；新增角色成员 {roles} 个。",
             "en": "{created} created, {updated} updated, {unchanged} unchanged; {departments} new "
             "department(s); {roles} role membership(s) added.",
         },
@@ -160,7 +160,7 @@ register(
             "en": "Nothing is written yet. Untick the dry run and upload again to import.",
         },
         "admin.page.no_passwords_hint": {
-            "zh": "新用户还没有密码:请在用户页面为其重置密码后再告知本人。",
+            "zh": "新用户还没有密码：请在用户页面为其重置密码后再告知本人。",
             "en": "New users have no password yet: reset it on their user page, then hand it over.",
         },
         # --- departments
@@ -169,7 +169,7 @@ register(
         "admin.page.top_level": {"zh": "(顶级)", "en": "(top level)"},
         "admin.page.add_department": {"zh": "添加部门", "en": "Add department"},
         "admin.page.head": {"zh": "负责人", "en": "Head"},
-        "admin.page.members_count": {"zh": "{count} 人", "en": "{count} member(s)"},
+        "admin.page.members_count": {"zh": "{count} 人", "en": "{count} members", "en.one": "1 member"},
         "admin.page.delete_confirm": {"zh": "删除部门 {name}?", "en": "Delete the department {name}?"},
         "admin.page.no_departments": {"zh": "还没有部门。", "en": "No departments yet."},
         # --- roles
@@ -184,7 +184,8 @@ register(
         "admin.page.no_members": {"zh": "没有成员。", "en": "No members."},
         "admin.page.edit_members": {"zh": "编辑成员", "en": "Edit members"},
         "admin.page.members_help": {
-            "zh": "每行一个用户名,后面可跟权重(1–100,按权重分派,默认 1),例如:li.lei 2。保存会替换全部成员。",
+            "zh": "每行一个用户名，后面可跟权重(1–100，按权重分派，默认 1)，例如：li.lei 2。"
+            "保存会替换全部成员。",
             "en": "One username per line, optionally followed by a weight (1–100, for weighted dispatch, "
             "default 1), e.g. li.lei 2. Saving replaces all members.",
         },
@@ -205,11 +206,11 @@ register(
         },
         "admin.page.check_diff": {"zh": "检查并查看差异", "en": "Check and show the changes"},
         "admin.page.diff_title": {
-            "zh": "{app}:作为版本 {version} 发布时的变化",
+            "zh": "{app}：作为版本 {version} 发布时的变化",
             "en": "{app}: what changes when published as version {version}",
         },
         "admin.page.diff_unchanged": {
-            "zh": "与运行中的版本 {version} 相同,无需发布。",
+            "zh": "与运行中的版本 {version} 相同，无需发布。",
             "en": "The same as the running version {version}: nothing to publish.",
         },
         "admin.page.no_changes": {"zh": "没有变化。", "en": "No changes."},
@@ -221,7 +222,7 @@ register(
             "en": "Publish the definition of version {version} as a new version?",
         },
         "admin.page.rollback_hint": {
-            "zh": "回滚会把旧定义发布为新的版本;进行中的工单继续按各自的版本运行。",
+            "zh": "回滚会把旧定义发布为新的版本；进行中的工单继续按各自的版本运行。",
             "en": "Rolling back publishes the old definition as a new version; running tickets go on "
             "with their own version.",
         },
@@ -230,7 +231,7 @@ register(
         "admin.page.to": {"zh": "到", "en": "To"},
         # --- channels
         "admin.page.channels_help": {
-            "zh": "管理员设置的地址优先于环境变量。地址中常含密码和令牌,保存后只显示遮盖后的内容(***)。"
+            "zh": "管理员设置的地址优先于环境变量。地址中常含密码和令牌，保存后只显示遮盖后的内容(***)。"
             "格式见 docs/channels.md。",
             "en": "An address set here wins over the environment variable. Addresses carry passwords and "
             "tokens, so once saved they are only shown masked (***). Formats: docs/channels.md.",
@@ -245,7 +246,7 @@ register(
         "admin.page.env_value": {"zh": "环境变量中的值", "en": "The environment's"},
         "admin.page.set_address": {"zh": "设置地址", "en": "Set the address"},
         "admin.page.clear_confirm": {
-            "zh": "清除 {name} 的管理员设置,改用环境变量?",
+            "zh": "清除 {name} 的管理员设置，改用环境变量?",
             "en": "Clear the admin's address of {name} and use the environment's?",
         },
         "admin.page.add_robot": {"zh": "添加 IM 机器人", "en": "Add an IM robot"},
@@ -293,5 +294,110 @@ register(
         "admin.page.target": {"zh": "对象", "en": "Target"},
         "admin.page.details": {"zh": "详情", "en": "Details"},
         "admin.page.no_audit": {"zh": "还没有审计记录。", "en": "No audit entries yet."},
+        "admin.page.system": {"zh": "系统", "en": "System"},
+        # --- what an audit entry's action means (admin_audit.html; an unknown one shows its code)
+        "admin.audit.action.user.created": {"zh": "创建用户", "en": "Created a user"},
+        "admin.audit.action.user.updated": {"zh": "修改用户", "en": "Changed a user"},
+        "admin.audit.action.user.password_reset": {"zh": "重置密码", "en": "Reset a password"},
+        "admin.audit.action.user.deactivated_by_sync": {
+            "zh": "组织同步停用用户",
+            "en": "Deactivated by the directory sync",
+        },
+        "admin.audit.action.users.imported": {"zh": "导入用户", "en": "Imported users"},
+        "admin.audit.action.me.password_changed": {
+            "zh": "修改自己的密码",
+            "en": "Changed their own password",
+        },
+        "admin.audit.action.auth.locked": {
+            "zh": "登录失败过多，账户锁定",
+            "en": "Locked after failed sign-ins",
+        },
+        "admin.audit.action.auth.sso_login": {"zh": "单点登录", "en": "Signed in with SSO"},
+        "admin.audit.action.auth.identity_linked": {"zh": "关联外部账号", "en": "Linked an outside account"},
+        "admin.audit.action.token.created": {"zh": "创建 API 令牌", "en": "Created an API token"},
+        "admin.audit.action.token.revoked": {"zh": "撤销 API 令牌", "en": "Revoked an API token"},
+        "admin.audit.action.department.created": {"zh": "添加部门", "en": "Added a department"},
+        "admin.audit.action.department.updated": {"zh": "修改部门", "en": "Changed a department"},
+        "admin.audit.action.department.deleted": {"zh": "删除部门", "en": "Deleted a department"},
+        "admin.audit.action.role.members_set": {"zh": "设置角色成员", "en": "Set a role's members"},
+        "admin.audit.action.app.published": {"zh": "发布应用", "en": "Published an app"},
+        "admin.audit.action.app.rolled_back": {"zh": "回滚应用", "en": "Rolled an app back"},
+        "admin.audit.action.app.exported": {"zh": "导出应用", "en": "Exported an app"},
+        "admin.audit.action.channel.set": {"zh": "设置通知渠道", "en": "Set a channel"},
+        "admin.audit.action.channel.cleared": {"zh": "清除通知渠道设置", "en": "Cleared a channel"},
+        "admin.audit.action.sso.secret_set": {"zh": "设置单点登录密钥", "en": "Set an SSO secret"},
+        "admin.audit.action.sso.secret_cleared": {"zh": "清除单点登录密钥", "en": "Cleared an SSO secret"},
+        "admin.audit.action.org.event": {"zh": "组织架构变更通知", "en": "Directory change received"},
+        "admin.audit.action.org.synced": {"zh": "同步组织架构", "en": "Synced the directory"},
+        "admin.audit.action.outbox.retried": {"zh": "重新发送死信", "en": "Sent dead letters again"},
+        # --- what an audit entry is about: kind:ident (an unknown kind shows as written)
+        "admin.audit.object.user": {"zh": "用户 {ident}", "en": "User {ident}"},
+        "admin.audit.object.department": {"zh": "部门 {ident}", "en": "Department {ident}"},
+        "admin.audit.object.app": {"zh": "应用 {ident}", "en": "App {ident}"},
+        "admin.audit.object.role": {"zh": "应用 {app} 的角色 {ident}", "en": "Role {ident} of app {app}"},
+        "admin.audit.object.channel": {"zh": "渠道 {ident}", "en": "Channel {ident}"},
+        "admin.audit.object.token": {"zh": "API 令牌 #{ident}", "en": "API token #{ident}"},
+        "admin.audit.object.sso": {"zh": "单点登录 {ident}", "en": "SSO {ident}"},
+        "admin.audit.object.org": {"zh": "组织来源 {ident}", "en": "Directory {ident}"},
+        "admin.audit.object.outbox": {"zh": "死信", "en": "Dead letters"},
+        # --- the details' names (an unknown one shows its key)
+        "admin.audit.detail.username": {"zh": "用户名", "en": "username"},
+        "admin.audit.detail.display_name": {"zh": "姓名", "en": "name"},
+        "admin.audit.detail.email": {"zh": "邮箱", "en": "e-mail"},
+        "admin.audit.detail.phone": {"zh": "电话", "en": "phone"},
+        "admin.audit.detail.department_id": {"zh": "部门", "en": "department"},
+        "admin.audit.detail.manager_id": {"zh": "上级", "en": "manager"},
+        "admin.audit.detail.is_admin": {"zh": "管理员", "en": "admin"},
+        "admin.audit.detail.is_active": {"zh": "启用", "en": "active"},
+        "admin.audit.detail.is_away": {"zh": "外出", "en": "away"},
+        "admin.audit.detail.lang": {"zh": "语言", "en": "language"},
+        "admin.audit.detail.tz": {"zh": "时区", "en": "time zone"},
+        "admin.audit.detail.name": {"zh": "名称", "en": "name"},
+        "admin.audit.detail.version": {"zh": "版本", "en": "version"},
+        "admin.audit.detail.previous": {"zh": "原版本", "en": "previous version"},
+        "admin.audit.detail.changes": {"zh": "变更数", "en": "changes"},
+        "admin.audit.detail.scopes": {"zh": "权限", "en": "scopes"},
+        "admin.audit.detail.ids": {"zh": "编号", "en": "ids"},
+        "admin.audit.detail.added": {"zh": "新增", "en": "added"},
+        "admin.audit.detail.removed": {"zh": "移除", "en": "removed"},
+        "admin.audit.detail.sessions_ended": {"zh": "结束的会话", "en": "sessions ended"},
+        "admin.audit.detail.failures": {"zh": "失败次数", "en": "failures"},
+        "admin.audit.detail.provider": {"zh": "身份来源", "en": "provider"},
+        # --- rule runs: what started a rule (admin_rule_runs.html; {arg}: a field, a stage, a channel)
+        "admin.trigger.created": {"zh": "工单创建", "en": "Ticket created"},
+        "admin.trigger.updated": {"zh": "工单更新", "en": "Ticket updated"},
+        "admin.trigger.comment_added": {"zh": "有新评论", "en": "Comment added"},
+        "admin.trigger.task_created": {"zh": "任务生成", "en": "Task created"},
+        "admin.trigger.task_completed": {"zh": "任务完成", "en": "Task completed"},
+        "admin.trigger.approval_decided": {"zh": "审批有结果", "en": "Approval decided"},
+        "admin.trigger.sla_warning": {"zh": "SLA 预警", "en": "SLA warning"},
+        "admin.trigger.sla_breached": {"zh": "SLA 超时", "en": "SLA breached"},
+        "admin.trigger.sla_escalated": {"zh": "SLA 升级", "en": "SLA escalated"},
+        "admin.trigger.reopened": {"zh": "工单重新打开", "en": "Ticket reopened"},
+        "admin.trigger.withdrawn": {"zh": "工单撤回", "en": "Ticket withdrawn"},
+        "admin.trigger.returned": {"zh": "工单被退回", "en": "Ticket returned"},
+        "admin.trigger.closed": {"zh": "工单关闭", "en": "Ticket closed"},
+        "admin.trigger.ticket_cancelled": {"zh": "工单取消", "en": "Ticket cancelled"},
+        "admin.trigger.escalated": {"zh": "工单升级", "en": "Ticket escalated"},
+        "admin.trigger.todo_created": {"zh": "待办生成", "en": "Todo created"},
+        "admin.trigger.task_overdue": {"zh": "待办逾期", "en": "Todo overdue"},
+        "admin.trigger.schedule": {"zh": "定时", "en": "On schedule"},
+        "admin.trigger.field_changed": {"zh": "字段“{arg}”改变", "en": "Field “{arg}” changed"},
+        "admin.trigger.stage_entered": {"zh": "进入环节“{arg}”", "en": "Entered stage “{arg}”"},
+        "admin.trigger.stage_left": {"zh": "离开环节“{arg}”", "en": "Left stage “{arg}”"},
+        "admin.trigger.message_received": {"zh": "收到{arg}消息", "en": "Message received ({arg})"},
+        # --- rule runs: what a rule did
+        "admin.rule_action.set": {"zh": "设置字段", "en": "Set fields"},
+        "admin.rule_action.assign": {"zh": "指派", "en": "Assign"},
+        "admin.rule_action.notify": {"zh": "发送通知", "en": "Notify"},
+        "admin.rule_action.comment": {"zh": "添加评论", "en": "Comment"},
+        "admin.rule_action.call": {"zh": "调用外部接口", "en": "Call an outside service"},
+        "admin.rule_action.create": {"zh": "创建关联记录", "en": "Create a record"},
+        "admin.rule_action.watch": {"zh": "添加关注人", "en": "Add a watcher"},
+        "admin.rule_action.todo": {"zh": "创建待办", "en": "Create a todo"},
+        "admin.rule_action.escalate": {"zh": "升级", "en": "Escalate"},
+        "admin.rule_action.flow": {"zh": "流程操作", "en": "Flow action"},
+        "admin.rule_action.webhook": {"zh": "推送到 Webhook", "en": "Post to a webhook"},
+        "admin.page.no_actions": {"zh": "无", "en": "none"},
     }
 )

@@ -191,7 +191,9 @@ def test_cli_backup_and_restore_round_trip(tmp_path, monkeypatch):
     runner = CliRunner()
     done = runner.invoke(main, ["backup", str(tmp_path / "bk")])
     assert done.exit_code == 0, done.output
-    assert "1 tickets" in done.output
+    assert "1 张工单" in done.output and "files:" not in done.output  # one language: Chinese by default
+    english = runner.invoke(main, ["--lang", "en", "backup", str(tmp_path / "bk-en")])
+    assert english.exit_code == 0 and "1 tickets" in english.output and "工单" not in english.output
     refused = runner.invoke(main, ["--lang", "en", "restore", str(tmp_path / "bk")])
     assert refused.exit_code == 2 and "--force" in refused.output
     forced = runner.invoke(main, ["restore", "--force", str(tmp_path / "bk")])

@@ -301,8 +301,8 @@ def test_broken_fixture_messages_name_every_path_in_english_and_chinese():
     err = refused(BROKEN_APP)
     en, zh = err.render("en"), err.render("zh")
 
-    assert en.startswith(f"App definition {BROKEN_APP} has 11 problem(s); nothing was written:")
-    assert zh.startswith(f"应用定义 {BROKEN_APP} 有 11 处错误,未写入任何内容")
+    assert en.startswith(f"App definition {BROKEN_APP} has 11 problems; nothing was written:")
+    assert zh.startswith(f"应用定义 {BROKEN_APP} 有 11 处错误，未写入任何内容")
     for path, _, line in BROKEN_PROBLEMS:
         assert path in en and path in zh
         assert f"(line {line}, column" in en
@@ -354,7 +354,7 @@ def test_gongdan_lang_switches_the_language_of_problem_messages(monkeypatch):
     assert "line" in problem.render() and "Node finish" in err.render()
 
     monkeypatch.setenv("GONGDAN_LANG", "zh")
-    assert problem.message() == "节点 finish 不存在。已有节点:end, start, work。"
+    assert problem.message() == "节点 finish 不存在。已有节点：end, start, work。"
     assert "第" in problem.render() and "节点 finish" in err.render()
 
     monkeypatch.delenv("GONGDAN_LANG")

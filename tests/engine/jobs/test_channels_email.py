@@ -251,7 +251,7 @@ def test_a_flow_error_is_mailed_to_each_active_admin_in_their_language(db, plain
     en, zh = got[("root@example.cn",)], got[("ops@example.cn",)]
     assert en["Subject"] == "Flow error on ticket FR-0001: flow.condition_failed"
     assert "The condition 100 / amount > 1 failed" in en.get_content() and "node=enter" in en.get_content()
-    assert zh["Subject"] == "工单 FR-0001 的流程出错:flow.condition_failed"
+    assert zh["Subject"] == "工单 FR-0001 的流程出错：flow.condition_failed"
     assert "条件 100 / amount > 1 出错" in zh.get_content()
 
 

@@ -11,7 +11,7 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import insert
 
 from engine.errors import FormError
-from engine.jobs.outbox import backoff, claim, deliver_one, due_ids, retry_dead, sweep
+from engine.jobs.outbox import backoff, claim, deliver_one, due_ids, error_text, retry_dead, sweep
 from engine.store.models import Outbox
 from tests.engine.jobs.conftest import T0, outbox_row, outbox_rows
 from tests.support import complaint_form
@@ -160,8 +160,9 @@ def test_a_row_for_an_unknown_channel_is_dead_with_a_clear_error(db, queued):
              "next_attempt_at": T0, "created_at": T0},
         ).scalar_one()  # fmt: skip
     assert deliver_one(db, pigeon, now=T0) == "dead"
-    error = outbox_row(db, pigeon).last_error
-    assert error.startswith("unknown channel 'carrier_pigeon'; known: ") and "webhook" in error
+    error = error_text(outbox_row(db, pigeon).last_error, "en")
+    assert error.startswith("There is no delivery channel called carrier_pigeon. The channels are: ")
+    assert "webhook" in error
 
 
 def test_retry_dead_brings_a_dead_row_back_and_it_then_delivers(db, httpserver: HTTPServer, queued):
