@@ -82,7 +82,7 @@ def _problems(items: list[Any]) -> list[dict[str, Any]]:
 @api(
     "GET",
     DRAFT_PATH,
-    summary="The app's draft (created from the running version when there is none)",
+    summary="The app's draft (the running version, not stored, until someone saves a change)",
     tag="designer",
     scope="write",
     errors=(403, 404),

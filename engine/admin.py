@@ -133,13 +133,20 @@ def list_users(
 
 
 def get_user(db: Database, user_id: int) -> dict[str, Any]:
-    """One user with their role memberships ([{app, role, weight}])."""
+    """One user with their role memberships ([{app, role, weight, app_name, role_name}]; the names
+    as the app definition wrote them, ``{zh, en}``)."""
     with db.read() as conn:
         row = conn.execute(_user_query().where(U.c.id == user_id)).first()
         if row is None:
             raise NotFoundError("admin.user_not_found", ident=user_id)
         roles = conn.execute(
-            select(A.c.key.label("app"), RT.c.key.label("role"), RM.c.weight)
+            select(
+                A.c.key.label("app"),
+                RT.c.key.label("role"),
+                RM.c.weight,
+                A.c.name.label("app_name"),
+                RT.c.name.label("role_name"),
+            )
             .select_from(RM.join(RT, RT.c.id == RM.c.role_id).join(A, A.c.id == RT.c.app_id))
             .where(RM.c.user_id == user_id)
             .order_by(A.c.key, RT.c.key)
@@ -160,6 +167,17 @@ def _text_problem(
     if len(text) > limit:
         problems.append(Problem(path, "admin.too_long", {"limit": limit}))
     return text
+
+
+def _user_named(conn: Connection, problems: list[Problem], path: str, name: Any, code: str) -> int | None:
+    """The id of the user named ``name`` (None for an empty name); a problem at ``path`` if nobody."""
+    text = str(name or "").strip().replace("\x00", "")
+    if not text:
+        return None
+    found = conn.execute(select(U.c.id).where(U.c.username == text[:64])).scalar()
+    if found is None:
+        problems.append(Problem(path, code, {"ident": text[:64]}))
+    return found
 
 
 def _check_profile(conn: Connection, values: Mapping[str, Any], user_id: int | None) -> dict[str, Any]:
@@ -198,12 +216,16 @@ def _check_profile(conn: Connection, values: Mapping[str, Any], user_id: int | N
             )
     if "department_id" in values:
         out["department_id"] = values["department_id"]
-    if values.get("manager_id") is not None:
+    if "manager" in values:  # a username, as a form names the manager (empty: none)
+        out["manager_id"] = _user_named(conn, problems, "manager", values["manager"], "admin.no_manager")
+        if out["manager_id"] is not None and out["manager_id"] == user_id:
+            problems.append(Problem("manager", "admin.own_manager"))
+    elif values.get("manager_id") is not None:
         if values["manager_id"] == user_id:
             problems.append(Problem("manager_id", "admin.own_manager"))
         elif conn.execute(select(U.c.id).where(U.c.id == values["manager_id"])).first() is None:
             problems.append(Problem("manager_id", "admin.no_manager", {"ident": values["manager_id"]}))
-    if "manager_id" in values:
+    if "manager_id" in values and "manager" not in values:
         out["manager_id"] = values["manager_id"]
     if problems:
         raise invalid(problems)
@@ -230,10 +252,12 @@ def create_user(
             checked = _check_profile(conn, fields, None)
         except FormError as exc:
             problems += exc.problems
-        if problems:
-            raise invalid(problems)
-        if conn.execute(select(U.c.id).where(U.c.username == username)).first() is not None:
-            raise ConflictError("admin.username_taken", username=username)
+        taken = conn.execute(select(U.c.id).where(U.c.username == username)).first() is not None
+        taken_problem = Problem("username", "admin.username_taken", {"username": username})
+        if problems:  # a taken name is said with the others, so one more try does it
+            raise invalid([taken_problem, *problems] if taken else problems)
+        if taken:
+            raise ConflictError("admin.username_taken", problems=[taken_problem], username=username)
         uid = conn.execute(
             insert(U)
             .values(
@@ -258,10 +282,17 @@ def update_user(
         old = conn.execute(select(*USER_COLUMNS).where(U.c.id == user_id)).first()
         if old is None:
             raise NotFoundError("admin.user_not_found", ident=user_id)
-        checked = _check_profile(conn, changes, user_id)
-        if user_id == actor and (checked.get("is_admin") is False or checked.get("is_active") is False):
-            flag = "is_admin" if checked.get("is_admin") is False else "is_active"
-            raise invalid([Problem(flag, "admin.not_yourself")])
+        problems = [
+            Problem(flag, "admin.not_yourself")
+            for flag in ("is_admin", "is_active")
+            if user_id == actor and flag in changes and not changes[flag]
+        ][:1]
+        try:
+            checked = _check_profile(conn, changes, user_id)
+        except FormError as exc:  # said with the others, so one more try does it
+            raise invalid([*exc.problems, *problems]) from None
+        if problems:
+            raise invalid(problems)
         changed = {k: v for k, v in checked.items() if getattr(old, k) != v}
         if changed:
             conn.execute(update(U).where(U.c.id == user_id).values(**changed))
@@ -826,7 +857,7 @@ def update_department(
     db: Database, actor: int | None, department_id: int, changes: Mapping[str, Any], ip: str | None = None
 ) -> None:
     """Rename (``name``), move (``parent_id``; never under itself or below) or set the head
-    (``head_id``; None clears it)."""
+    (``head_id``, or ``head`` by username; None or empty clears it). Every problem comes back at once."""
     problems: list[Problem] = []
     with db.write() as conn:
         old = conn.execute(select(D).where(D.c.id == department_id)).first()
@@ -843,7 +874,9 @@ def update_department(
                 elif parent in department_subtree(conn, department_id):
                     problems.append(Problem("parent_id", "admin.department_cycle"))
             values["parent_id"] = parent
-        if "head_id" in changes:
+        if "head" in changes:  # a username, as the form names the head (empty: none)
+            values["head_id"] = _user_named(conn, problems, "head", changes["head"], "admin.user_not_found")
+        elif "head_id" in changes:
             head = changes["head_id"]
             if head is not None and conn.execute(select(U.c.id).where(U.c.id == head)).first() is None:
                 problems.append(Problem("head_id", "admin.user_not_found", {"ident": head}))

@@ -230,22 +230,29 @@ def _running(conn: Connection, app_key: str) -> tuple[int, dict[str, Any]] | Non
 
 
 def load_draft(db: Database, app_key: str, actor: int | None = None) -> Draft:
-    """The app's draft; the first time, a copy of the running version (revision 1)."""
+    """The app's draft; while nobody has saved one, an unstored copy of the running version
+    (revision 1). Looking writes nothing: :func:`save_draft` stores the draft at the first change."""
     with db.read() as conn:
         row = _draft_row(conn, app_key)
         if row is not None:
             return _as_draft(conn, row)
+        running = _running(conn, app_key)
+    if running is None:
+        raise NotFoundError("designer.unknown_app", app=app_key)
+    version, data = running
+    return Draft(app_key, 1, version, data, utcnow(), None)
+
+
+def _store_running_copy(db: Database, app_key: str, actor: int | None) -> None:
+    """Store the running version as the draft's revision 1 (the copy :func:`load_draft` showed)."""
     try:
         with db.write() as conn:
             running = _running(conn, app_key)
             if running is None:
                 raise NotFoundError("designer.unknown_app", app=app_key)
-            version, data = running
-            _insert_draft(conn, app_key, version, data, actor)
-    except IntegrityError:  # someone else opened it at the same moment: theirs is as good
+            _insert_draft(conn, app_key, running[0], running[1], actor)
+    except IntegrityError:  # someone else saved first at the same moment: theirs is revision 1 now
         pass
-    with db.read() as conn:
-        return _as_draft(conn, _draft_row(conn, app_key))
 
 
 def _insert_draft(
@@ -320,7 +327,7 @@ def save_draft(
     with db.read() as conn:
         exists = conn.execute(select(AppDraft.id).where(AppDraft.app_key == app_key)).first() is not None
     if not exists:
-        load_draft(db, app_key, actor)  # the draft exists from here on
+        _store_running_copy(db, app_key, actor)  # the draft exists from the first change on
     candidate = copy.deepcopy(dict(definition)) if migrate else dict(definition)  # migrate edits it
     with db.write() as conn:
         row = _draft_row(conn, app_key, lock=True)
@@ -702,6 +709,8 @@ def publish_draft(
     if draft.revision != revision:
         with db.read() as conn:
             stored = _draft_row(conn, app_key)
+            if stored is None:  # nobody saved one: the draft is the running version, revision 1
+                raise DraftConflict(draft.revision, revision, [], None)
             raise DraftConflict(stored.revision, revision, [], _username(conn, stored.updated_by))
     loaded = validate(draft.definition, app_key)
     ok, report, problems = _scenario_report(db, draft.definition, lang)

@@ -4,6 +4,11 @@ CSV is UTF-8 with a BOM (Excel then reads Chinese correctly) and text cells star
 = + - @ (or a tab/return) are prefixed with ' so a spreadsheet never runs them as formulas.
 XLSX is written by openpyxl's write-only mode: typed cells (numbers, dates, text), rows streamed
 to a temporary file, never the whole list in memory. Field cells use the form engine's exporters.
+
+A report's measures read as the report page shows them (decimals to two places, shares as percents
+to one). CSV has no cell formats, so its numbers are rounded to those digits (``3.6%``, ``0.04``);
+XLSX keeps the full value under a number format showing the same digits, so sums and averages a
+spreadsheet user computes from the cells stay exact.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
@@ -22,6 +28,51 @@ from engine.i18n import current_lang, t, text_of
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 FORMATS = ("csv", "xlsx")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A report's number and how the report reads it: ``percent`` (a share 0–1) or ``number``."""
+
+    value: int | float | Decimal
+    kind: str = "number"
+
+    def _plain(self) -> int | float:
+        return float(self.value) if isinstance(self.value, Decimal) else self.value
+
+    def _whole(self) -> bool:
+        value = self._plain()
+        return isinstance(value, int) or value.is_integer()
+
+    def shown(self) -> str:
+        """The digits the report shows, without thousands separators (a spreadsheet reads a number)."""
+        value = self._plain()
+        if self.kind == "percent":
+            return f"{value:.1%}"
+        return f"{value:.0f}" if self._whole() else f"{value:.2f}"
+
+    def number_format(self) -> str:
+        """The XLSX number format showing the same digits as the report."""
+        if self.kind == "percent":
+            return "0.0%"
+        return "#,##0" if self._whole() else "#,##0.00"
+
+
+def report_rows(
+    columns: Iterable[Any], rows: Iterable[list[Any]], labels: Mapping[str, str], kinds: Mapping[str, str]
+) -> Iterator[list[Any]]:
+    """A report's table for a file: the header named for people (``labels``), then each row with its
+    measure values as :class:`Measure` of their column's kind (``kinds``: name → percent | number)."""
+    columns = list(columns)
+    yield [labels.get(c.name, c.name) for c in columns]
+    wrap = [kinds.get(c.name, "number") if c.role != "dimension" else None for c in columns]
+    for row in rows:
+        yield [
+            Measure(v, kind)
+            if kind and isinstance(v, int | float | Decimal) and not isinstance(v, bool)
+            else v
+            for v, kind in zip(row, wrap, strict=True)
+        ]
 
 
 def safe_text(value: str) -> str:
@@ -43,6 +94,8 @@ def write_csv(rows: Iterable[list[Any]], out: BinaryIO) -> None:
 
 
 def _csv_value(value: Any) -> Any:
+    if isinstance(value, Measure):
+        return value.shown()
     if isinstance(value, bool):
         return t("report.yes" if value else "report.no")
     if isinstance(value, dt.datetime):
@@ -64,12 +117,16 @@ def write_xlsx(rows: Iterable[list[Any]], out: BinaryIO, sheet: str = "report") 
                 cell.data_type = "s"  # text stays text, even when it starts with =
             elif isinstance(value, dt.datetime):
                 cell.number_format = "yyyy-mm-dd hh:mm:ss"
+            elif isinstance(value, Measure):
+                cell.number_format = value.number_format()
             cells.append(cell)
         ws.append(cells)
     book.save(out)
 
 
 def _xlsx_value(value: Any) -> Any:
+    if isinstance(value, Measure):
+        value = value.value
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
@@ -125,4 +182,13 @@ def _local(value: dt.datetime | None, tz: ZoneInfo) -> dt.datetime | None:
     return value.astimezone(tz).replace(tzinfo=None) if value is not None else None
 
 
-__all__ = ["FORMATS", "safe_text", "ticket_rows", "write", "write_csv", "write_xlsx"]
+__all__ = [
+    "FORMATS",
+    "Measure",
+    "report_rows",
+    "safe_text",
+    "ticket_rows",
+    "write",
+    "write_csv",
+    "write_xlsx",
+]

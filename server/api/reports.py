@@ -620,21 +620,13 @@ def download(name: str, fmt: str, write: Any) -> Response:
 
     filename = f"{name}.{fmt}"
     fallback = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in filename)
-    response = Response(chunks(), mimetype=MEDIA[fmt])
+    response = Response(chunks(), content_type=MEDIA[fmt])  # as is: mimetype= would add a charset again
     response.headers["Content-Disposition"] = (
         f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
     )
     response.headers["Content-Length"] = str(size)
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _labelled(result: ReportResult, labels: Mapping[str, str]) -> Iterator[list[Any]]:
-    """The report's table with the columns named for people."""
-    rows = result.table()
-    next(rows)
-    yield [labels.get(c.name, c.name) for c in result.columns]
-    yield from rows
 
 
 def _file_name(spec: ReportSpec, lang: str, suffix: str = "") -> str:
@@ -971,8 +963,9 @@ def drill(key: str, ticket_type: str, report_id: str, q: dict[str, Any]):
     query={**FILTER_QUERY, "format": FORMAT_QUERY},
     errors=(400, 404, 422),
     produces=(MEDIA["csv"].split(";")[0], MEDIA["xlsx"]),
-    description="CSV is UTF-8 with a BOM; text that a spreadsheet could run as a formula is escaped. "
-    "XLSX cells are typed." + FILTERS_DOC,
+    description="CSV is UTF-8 with a BOM; text that a spreadsheet could run as a formula is escaped; "
+    "numbers are rounded as the report shows them (shares as percents, e.g. `3.6%`). "
+    "XLSX cells are typed: full values under number formats showing the same digits." + FILTERS_DOC,
 )
 def export_report(key: str, ticket_type: str, report_id: str, q: dict[str, Any]):
     _app_spec, spec, viewer = prepared(key, ticket_type, report_id)
@@ -983,7 +976,9 @@ def export_report(key: str, ticket_type: str, report_id: str, q: dict[str, Any])
 
     def write(out: Any) -> None:
         result = reports.run(key, ticket_type, report_id, viewer, filters)
-        export.write(fmt, _labelled(result, labels), out)
+        rows = result.table()
+        next(rows)  # the header: report_rows names the columns for people
+        export.write(fmt, export.report_rows(result.columns, rows, labels, column_formats(spec)), out)
 
     return download(_file_name(spec, g.lang), fmt, write)
 

@@ -20,10 +20,9 @@ from flask import Blueprint, g, redirect, request
 import server.pages.admin_messages  # noqa: F401  (its words)
 from engine import admin, channel_settings
 from engine.auth import ForbiddenError
-from engine.errors import FormError, GongdanError, InputError, NotFoundError, Problem
+from engine.errors import FormError, GongdanError, InputError, NotFoundError
 from engine.i18n import t
 from engine.jobs.outbox import dead_rows
-from engine.people import user_id
 from server.api.core import decode_cursor, encode_cursor
 from server.app import platform
 from server.auth import client_ip, current
@@ -97,28 +96,46 @@ def back(path: str, done: str, **params: Any) -> Any:
     return redirect(f"{path}?{query}", code=303)
 
 
+#: The label (message code) of each field an admin form's problems name; a path an engine gives as an
+#: id (``manager_id``) belongs to the form's input named without it.
+FIELD_LABELS = {
+    "username": "admin.page.username",
+    "display_name": "admin.page.display_name",
+    "email": "admin.page.email",
+    "phone": "admin.page.phone",
+    "department_id": "admin.page.department",
+    "manager": "admin.page.manager",
+    "lang": "admin.page.lang",
+    "tz": "admin.page.tz",
+    "password": "admin.page.initial_password",
+    "is_admin": "admin.page.is_admin",
+    "is_active": "admin.page.active",
+    "is_away": "admin.page.away",
+    "name": "admin.page.department_name",
+    "parent_id": "admin.page.parent",
+    "head": "admin.page.head",
+}
+INPUT_OF = {"manager_id": "manager", "head_id": "head"}
+
+
 def problems_of(exc: GongdanError) -> dict[str, Any]:
-    """What a page shows of a refused change: the message and each problem (path: message)."""
-    return {
-        "error": exc.message(g.lang),
-        "problems": [p.as_dict(g.lang) for p in exc.problems],
-    }
+    """What a page shows of a refused change: the message, each problem (its field's label, or its
+    path, and message) and ``field_errors``: input name → the messages to show beside that input."""
+    problems: list[dict[str, Any]] = []
+    field_errors: dict[str, list[str]] = {}
+    for problem in exc.problems:
+        shown = problem.as_dict(g.lang)
+        name = INPUT_OF.get(problem.path, problem.path)
+        if name in FIELD_LABELS:
+            shown["label"] = t(FIELD_LABELS[name], g.lang)
+            field_errors.setdefault(name, []).append(shown["message"])
+        problems.append(shown)
+    return {"error": exc.message(g.lang), "problems": problems, "field_errors": field_errors}
 
 
 def _int(value: Any) -> int | None:
     text = str(value or "").strip()
     return int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else None
-
-
-def _username(text: str, path: str, code: str) -> int | None:
-    """The id of the user named ``text`` (None for an empty field); FormError naming ``path`` if nobody."""
-    name = text.strip()[:64]
-    if not name:
-        return None
-    found = user_id(platform().db, name.replace("\x00", ""))
-    if found is None:
-        raise FormError(problems=[Problem(path, code, {"ident": name})], count=1)
-    return found
 
 
 def _in_range(value: int, code: str) -> None:
@@ -184,7 +201,7 @@ def _profile_form(form: Any, *, flags: tuple[str, ...]) -> dict[str, Any]:
     if "department_id" in form:
         values["department_id"] = _int(form.get("department_id"))
     if "manager" in form:
-        values["manager_id"] = _username(form.get("manager", ""), "manager", "admin.no_manager")
+        values["manager"] = form.get("manager", "")  # a username: the engine finds them, or says not
     for flag in flags:
         values[flag] = form.get(flag) == "1"
     return values
@@ -313,9 +330,9 @@ def save_department(department_id: int):
         changes["name"] = form["name"]
     if "parent_id" in form:
         changes["parent_id"] = _int(form["parent_id"])
+    if "head" in form:
+        changes["head"] = form["head"]  # a username: the engine finds them, or says not
     try:
-        if "head" in form:
-            changes["head_id"] = _username(form["head"], "head", "admin.user_not_found")
         admin.update_department(platform().db, current().user_id, department_id, changes, ip=client_ip())
     except GongdanError as exc:
         return _departments_page(status=exc.http_status, editing=department_id, **problems_of(exc))

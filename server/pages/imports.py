@@ -13,7 +13,7 @@ from engine.errors import NotFoundError
 from engine.i18n import register, text_of
 from engine.ticket_import import job_summary, job_view
 from server.app import platform
-from server.pages.admin import admin_page
+from server.pages.admin import admin_page, show
 from server.web import page
 
 bp = Blueprint("imports_page", __name__)
@@ -73,7 +73,7 @@ def imports_home():
     chosen = request.args.get("type", "")
     app_key, _, ticket_type = chosen.partition("/")
     current = next((x for x in types if x["app"] == app_key and x["type"] == ticket_type), None)
-    return page("pages/imports.html", types=types, chosen=current)
+    return show("pages/imports.html", "imports", types=types, chosen=current)  # with the admin menu
 
 
 @bp.get("/admin/imports/jobs/<int:job_id>/progress")
