@@ -197,8 +197,11 @@ def events_page(
     runtime: Runtime, principal: Principal, record_id: int, after_seq: int = 0, limit: int = 100
 ) -> tuple[list[dict[str, Any]], int | None]:
     """A page of the ticket's history (oldest first) without what is hidden from ``principal``;
-    with the ``seq`` to continue after, or None at the end."""
+    with the ``seq`` to continue after, or None at the end. A requester (the customer) reads their
+    ticket's story as the ticket page tells it (engine.timeline), not the machinery, so a page may
+    hold fewer than ``limit`` events and still have a next one."""
     from engine.runtime import _without
+    from engine.timeline import is_requester, shown_to_requester
 
     with runtime.db.read() as conn:
         rec = _visible_record(conn, principal, record_id)
@@ -213,6 +216,8 @@ def events_page(
     more = len(rows) > limit
     rows = rows[:limit]
     events = [dict(r._mapping) for r in rows]
+    if is_requester(principal, rec.app_key):
+        events = [e for e in events if shown_to_requester(e)]
     if hidden:
         events = [e for e in (_without(event, hidden) for event in events) if e is not None]
     return events, (rows[-1].seq if more else None)

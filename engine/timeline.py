@@ -163,10 +163,20 @@ def timeline(events: Iterable[Mapping[str, Any]], requester: bool) -> list[Entry
     for e in events:
         credited = author(e)
         machinery = _is_machinery(e, credited)
-        if requester and (machinery or kind_of(e["type"]).audience == STAFF):
+        if requester and not _for_requester(e, machinery):
             continue
         entries.append(Entry(e, credited, machinery))
     return entries if requester else _folded(entries)
+
+
+def shown_to_requester(event: Mapping[str, Any]) -> bool:
+    """Whether a requester (the customer) reads ``event`` in their ticket's history — on the page
+    and through the API alike."""
+    return _for_requester(event, _is_machinery(event, author(event)))
+
+
+def _for_requester(event: Mapping[str, Any], machinery: bool) -> bool:
+    return not machinery and kind_of(event["type"]).audience != STAFF
 
 
 def _is_machinery(event: Mapping[str, Any], credited: Author) -> bool:
@@ -203,5 +213,6 @@ __all__ = [
     "Folded",
     "author",
     "is_requester",
+    "shown_to_requester",
     "timeline",
 ]

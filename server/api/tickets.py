@@ -529,6 +529,10 @@ def _after(cursor: Any, sort: str, descending: bool) -> tuple[Any, int] | None:
     query={"limit": LIMIT_QUERY, "cursor": CURSOR_QUERY},
     response=page_schema(EVENT_SCHEMA),
     errors=(404,),
+    description="Staff read every event. The ticket's customer (no role in its app) reads the story the "
+    "ticket page tells them — submitted, stage moves, comments, decisions, closed — without the machinery "
+    "(SLA clocks, timers, rule runs, calls, task bookkeeping), so a page may hold fewer than `limit` events "
+    "and still have a `next_cursor`.",
 )
 def ticket_events(ticket_id: int, q: dict[str, Any]):
     """Every event of the ticket (who, when, what changed), without values of fields hidden from you."""

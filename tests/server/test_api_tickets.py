@@ -315,6 +315,20 @@ def test_history_pages_in_order(people):
     ]
 
 
+def test_a_customer_reads_the_story_of_her_ticket_through_the_api_and_staff_read_everything(people):
+    web = people
+    cathy = as_user(web, "cathy")
+    ticket = create(cathy, web).json
+    theirs = {e["type"] for e in cathy.get(f"/api/v1/tickets/{ticket['id']}/events").json["items"]}
+    staff = {
+        e["type"] for e in as_user(web, "ann").get(f"/api/v1/tickets/{ticket['id']}/events").json["items"]
+    }
+    assert "created" in theirs and "stage_entered" in theirs
+    machinery = {"sla_started", "task_created", "rule_fired"} & staff
+    assert machinery and not machinery & theirs  # the same as the ticket page shows her
+    assert theirs < staff
+
+
 # ----------------------------------------------------------------------------- comments and watchers
 def test_mentions_are_kept_and_staff_mentions_add_watchers(people):
     web = people
