@@ -11,6 +11,7 @@ from sqlalchemy import insert, select
 from engine.errors import FormError
 from engine.flows.stepping import available_actions, required_fields
 from engine.forms.samples import sample_data
+from engine.i18n import t
 from engine.people import create_department, create_user, user_id
 from engine.store.models import App, Department, Role, RoleMember
 
@@ -62,7 +63,7 @@ def load_demo(
     ids, depts = load_people(db)
     apps = [a["key"] for a in runtime.apps()]
     if not apps:
-        echo("no apps loaded; run `gongdan import app_definitions/*.yaml` first")
+        echo(t("demo.no_apps"))
         return
 
     def walk_one(rng: random.Random, app: str) -> int:
@@ -72,12 +73,12 @@ def load_demo(
         from engine.demo_bulk import bulk_load
 
         bulk_load(platform, tickets, seed, echo, progress, walk_one)
-        echo(f"demo: {len(USERS)} users (password: demo) in {', '.join(apps)}")
+        echo(t("demo.people_in", users=len(USERS), apps=", ".join(apps)))
         return
-    with progress(range(tickets), label="demo tickets") as bar:
+    with progress(range(tickets), label=t("demo.progress")) as bar:
         for i in bar:
             walk_one(rng, apps[i % len(apps)])
-    echo(f"demo: {len(USERS)} users (password: demo), {tickets} tickets in {', '.join(apps)}")
+    echo(t("demo.tickets_in", users=len(USERS), tickets=tickets, apps=", ".join(apps)))
 
 
 def _walk(runtime: Any, db: Any, rng: random.Random, app: str, ids: list[int], depts: list[int]) -> int:

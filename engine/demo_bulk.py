@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, func, select, text
 
+from engine.i18n import t as say
 from engine.store.models import (
     Counter,
     Event,
@@ -335,7 +336,7 @@ def bulk_load(
     server = db.dialect == "postgresql"
     cloner = (ServerCloner if server else Cloner)(templates, numbering, utcnow())
     started = time.perf_counter()
-    with progress(length=tickets, label="demo tickets (bulk)") as bar, db.engine.connect() as conn:
+    with progress(length=tickets, label=say("demo.progress_bulk")) as bar, db.engine.connect() as conn:
         bar.update(walked)
         for size in _batches(left, SERVER_BATCH if server else BATCH):
             with conn.begin():
@@ -346,8 +347,16 @@ def bulk_load(
             bar.update(size)
     seconds = max(time.perf_counter() - started, 1e-9)
     echo(
-        f"demo: {tickets} tickets ({walked} walked through their flows, {left} cloned; {written} rows "
-        f"in {seconds:.1f} s: {left / seconds:,.0f} tickets/s, {written / seconds:,.0f} rows/s)"
+        say(
+            "demo.bulk_done",
+            tickets=tickets,
+            walked=walked,
+            left=left,
+            written=written,
+            seconds=f"{seconds:.1f}",
+            per_ticket=f"{left / seconds:,.0f}",
+            per_row=f"{written / seconds:,.0f}",
+        )
     )
     return written
 

@@ -637,6 +637,26 @@ register(
         "cli.list_sep": {"zh": "、", "en": ", "},
         "cli.app_sep": {"zh": ";", "en": "; "},
         "cli.customer": {"zh": "客户(没有角色)", "en": "customer (no role)"},
+        "demo.no_apps": {
+            "zh": "还没有加载任何应用；请先运行 `gongdan import app_definitions/*.yaml`",
+            "en": "no apps loaded; run `gongdan import app_definitions/*.yaml` first",
+        },
+        "demo.people_in": {
+            "zh": "演示：{users} 位用户(密码 demo)，应用 {apps}",
+            "en": "demo: {users} users (password: demo) in {apps}",
+        },
+        "demo.tickets_in": {
+            "zh": "演示：{users} 位用户(密码 demo)，{tickets} 张工单，应用 {apps}",
+            "en": "demo: {users} users (password: demo), {tickets} tickets in {apps}",
+        },
+        "demo.progress": {"zh": "演示工单", "en": "demo tickets"},
+        "demo.progress_bulk": {"zh": "演示工单(批量)", "en": "demo tickets (bulk)"},
+        "demo.bulk_done": {
+            "zh": "演示：{tickets} 张工单(其中 {walked} 张走完流程，{left} 张克隆；{written} 行，"
+            "用时 {seconds} 秒：每秒 {per_ticket} 张工单、{per_row} 行)",
+            "en": "demo: {tickets} tickets ({walked} walked through their flows, {left} cloned; {written} rows "
+            "in {seconds} s: {per_ticket} tickets/s, {per_row} rows/s)",
+        },
         "cli.serving": {
             "zh": "Gongdan 已启动：{url}(用上面显示的账号登录；健康检查：{url}/healthz)",
             "en": "Gongdan is up: {url} (sign in with the login shown above; health: {url}/healthz)",

@@ -1,4 +1,4 @@
-"""`make run`'s commands (init, import, demo --people-only, versions) speak one language per run:
+"""`make run`'s commands (init, import, demo, versions) speak one language per run:
 Chinese by default, English with GONGDAN_LANG=en or --lang en; never a mix."""
 
 from __future__ import annotations
@@ -19,7 +19,14 @@ ENGLISH_WORDS = re.compile(r"\b(database|ready|people|sign|customer|role|Publish
 def run_setup(database_url: str, home: Path, env_lang: str | None, *flags: str) -> list[str]:
     env = {"GONGDAN_HOME": str(home), "DATABASE_URL": database_url, "GONGDAN_LANG": env_lang}
     lines: list[str] = []
-    for args in (["init"], ["import", str(APPS / "complaint.yaml")], ["demo", "--people-only"], ["versions"]):
+    commands = (
+        ["init"],
+        ["import", str(APPS / "complaint.yaml")],
+        ["demo", "--people-only"],
+        ["demo", "--tickets", "2", "--walk"],
+        ["versions"],
+    )
+    for args in commands:
         result = CliRunner().invoke(main, [*flags, *args], env=env, catch_exceptions=False)
         assert result.exit_code == 0, result.output
         lines += result.output.splitlines()
@@ -36,6 +43,7 @@ def test_a_chinese_run_prints_no_english_sentences(database_url, tmp_path, env_l
     lines = run_setup(database_url, tmp_path, env_lang, *flags)
     said = "\n".join(without_names(line) for line in lines)
     assert "数据库已就绪" in said and "演示用户" in said and "客户投诉：客服专员、账务组" in said
+    assert "2 张工单" in said
     assert "客服专员" in said and "客户(没有角色)" in said
     assert not ENGLISH_WORDS.search(said), said
     assert "billing_team" not in said and "complaint:" not in said
@@ -46,5 +54,6 @@ def test_an_english_run_prints_no_chinese(database_url, tmp_path, env_lang, flag
     lines = run_setup(database_url, tmp_path, env_lang, *flags)
     said = "\n".join(without_names(line) for line in lines)
     assert "Database ready" in said and "Demo people" in said and "Customer complaint: Support agent" in said
+    assert "2 tickets" in said
     assert not CJK.search(said), said
     assert "billing_team" not in said
