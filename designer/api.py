@@ -235,7 +235,14 @@ def draft_expression(key: str, data: dict[str, Any]):
 def draft_preview(key: str, data: dict[str, Any]):
     _designer(key)
     html = designer.preview_form(
-        data["definition"], key, data["ticket_type"], data.get("stage"), data.get("data"), g.lang
+        data["definition"],
+        key,
+        data["ticket_type"],
+        data.get("stage"),
+        data.get("data"),
+        g.lang,
+        db=platform().db,
+        principal=current(),
     )
     return jsonify({"html": html})
 

@@ -154,6 +154,18 @@ WORDS: dict[str, tuple[str, str]] = {
         "The condition after a gateway, e.g. priority == 'P1'.",
     ),
     "flow.edge_default": ("默认分支", "Default branch"),
+    "flow.edge_requires": ("此操作需要填写", "Fields this action requires"),
+    "flow.edge_requires_hint": (
+        "勾选的字段为空时，处理人不能执行此操作（只对这一个操作生效）；都不勾选则不要求。",
+        "While a ticked field is empty the assignee cannot take this action (this action only); "
+        "tick none to require nothing.",
+    ),
+    "flow.edge_requires_none": ("表单还没有可填写的字段。", "The form has no fields to fill in yet."),
+    "flow.edge_requires_unknown": ("（表单中没有此字段）", "(not a field of the form)"),
+    "flow.edge_requires_mark": (
+        "此操作需要填写：{fields}",
+        "This action requires: {fields}",
+    ),
     "flow.delete_node": ("删除节点", "Delete the node"),
     "flow.delete_edge": ("删除连线", "Delete the connection"),
     "flow.advanced_hint": (

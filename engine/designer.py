@@ -612,14 +612,22 @@ def preview_form(
     stage: str | None = None,
     data: Mapping[str, Any] | None = None,
     lang: str | None = None,
+    db: Database | None = None,
+    principal: Principal | None = None,
 ) -> str:
     """The form of ``ticket_type`` as the real form engine renders it (at ``stage``'s permissions
     for someone holding every role), so the preview is exactly what people will get.
+
+    Given ``db`` and the designer's ``principal``, its user and department fields are the pickers
+    of names the ticket pages draw (whom ``principal`` may name, as on a ticket); without them they
+    are the bare id boxes of a form rendered without a directory.
 
     The draft is built and rendered as it is, without the app-wide checks (the check endpoint runs
     them beside it): a problem in a rule or a report must not hide the form being drawn. A draft
     that cannot even be built is answered with the checks' problems (422)."""
     from engine.definitions.build import build_app
+    from engine.forms.directory import form_directory
+    from engine.forms.permissions import EDITABLE
     from engine.forms.render import render_form
     from engine.specs import compile_app
 
@@ -640,9 +648,26 @@ def preview_form(
                 known=", ".join(tspec.flow.nodes),
             )
         permissions = tspec.access(stage, app.roles)
+    directory = None
+    if db is not None and principal is not None:
+        access = permissions
+
+        def editable(key: str) -> bool:
+            return access is None or access.level(key) == EDITABLE
+
+        with db.read() as conn:
+            directory = form_directory(
+                conn, principal, app_key, tspec.definition.form.fields, dict(data or {}), editable
+            )
     try:
         return render_form(
-            tspec, dict(data or {}), (), lang, permissions=permissions, option_sets=app.option_sets
+            tspec,
+            dict(data or {}),
+            (),
+            lang,
+            permissions=permissions,
+            option_sets=app.option_sets,
+            directory=directory,
         )
     except Exception:  # as above
         validate(definition)

@@ -18,7 +18,7 @@
   var edgeOrder = []; // LogicFlow edge id of each entry of flow.edges, in order ("x:n" = not drawable)
   var selection = null; // {kind: "node"|"edge"|"flow", id}
   var quiet = 0; // >0 while the canvas is changed by code (its events are not user edits)
-  var problemsBy = { node: {}, edge: {}, flow: [] };
+  var problemsBy = { node: {}, edge: {}, flow: [], edgeAt: {} };
   var seq = 0;
   var NODE_SIZE = { rect: [120, 48], circle: [40, 40], diamond: [48, 48] };
   var LABEL_BELOW = { circle: 36, diamond: 40 };
@@ -41,6 +41,12 @@
   function edgeLabel(e) {
     if (Array.isArray(e)) return "";
     return Kit.text(e.name) || e.action || (e.default ? w("flow.default_branch") : "") || e.if || "";
+  }
+  // The label on the canvas: the edge's label, with a small mark when its action requires fields.
+  function edgeText(e) {
+    var label = edgeLabel(e);
+    if (Array.isArray(e) || !(e.requires || []).length) return label;
+    return label ? label + " *" : "*";
   }
   function asObject(e) {
     if (!Array.isArray(e)) return e;
@@ -254,7 +260,7 @@
       var p = ends(e);
       if (!ids[p[0]] || !ids[p[1]]) return "x:" + (++seq);
       var id = "edge_" + (++seq);
-      edges.push({ id: id, type: "gd_edge", sourceNodeId: p[0], targetNodeId: p[1], text: edgeLabel(e),
+      edges.push({ id: id, type: "gd_edge", sourceNodeId: p[0], targetNodeId: p[1], text: edgeText(e),
         properties: { problems: problemsBy.edge[id] || [] } });
       return id;
     });
@@ -413,7 +419,7 @@
     }, w("flow.edited_edge"));
     var e = flow().edges[edgeOrder.indexOf(lfId)];
     quiet++;
-    if (e) lf.updateText(lfId, edgeLabel(e));
+    if (e) lf.updateText(lfId, edgeText(e));
     quiet--;
   }
 
@@ -450,13 +456,17 @@
   var PATH = /^ticket_types\.([^.[\]]+)\.flow(?:\.(nodes|edges)\[(\d+)\]|\.returns\.([a-z][a-z0-9_]*))?/;
 
   function placeProblems(problems, sentNodes, sentEdges) {
-    var next = { node: {}, edge: {}, flow: [] };
+    var next = { node: {}, edge: {}, flow: [], edgeAt: {} };
     (problems || []).forEach(function (p) {
       var m = PATH.exec(p.path || "");
       if (!m || m[1] !== type) return;
       var msg = p.message || p.code;
       var id = m[2] === "nodes" ? sentNodes[+m[3]] : m[2] === "edges" ? sentEdges[+m[3]] : m[4];
-      if (m[2] === "edges" && id && id.indexOf("x:") !== 0) (next.edge[id] = next.edge[id] || []).push(msg);
+      if (m[2] === "edges" && id && id.indexOf("x:") !== 0) {
+        (next.edge[id] = next.edge[id] || []).push(msg);
+        // where in the edge (".requires[1]"): shown at the control of the inspector that edits it
+        (next.edgeAt[id] = next.edgeAt[id] || []).push({ at: p.path.slice(m[0].length), message: msg });
+      }
       else if (id && m[2] !== "edges") (next.node[id] = next.node[id] || []).push(msg);
       else next.flow.push(p);
     });
@@ -483,6 +493,8 @@
     var list = selection.kind === "node" ? problemsBy.node[selection.id] : selection.kind === "edge" ? problemsBy.edge[selection.id] : null;
     box.innerHTML = "";
     if (list && list.length) box.appendChild(Kit.problems(list.map(function (m) { return { message: m }; })));
+    var requires = document.querySelector("#flow-panel [data-prop=requires]");
+    if (requires && requires.showProblems) requires.showProblems(selection.kind === "edge" ? problemsBy.edgeAt[selection.id] || [] : []);
   }
 
   function showProblemList(all) {
@@ -761,7 +773,8 @@
         var p = ends(e);
         if (p[0] !== n.id) return;
         var target = findNode(flow(), p[1]);
-        var li = E("li", {}, [E("a", { href: "#", text: "→ " + (target ? nodeLabel(target) : p[1]) + (edgeLabel(e) ? " · " + edgeLabel(e) : "") })]);
+        var li = E("li", {}, [E("a", { href: "#", text: "→ " + (target ? nodeLabel(target) : p[1]) + (edgeText(e) ? " · " + edgeText(e) : "") })]);
+        if (!Array.isArray(e) && (e.requires || []).length) li.firstChild.title = w("flow.edge_requires_mark", { fields: e.requires.join(", ") });
         li.firstChild.addEventListener("click", function (ev) { ev.preventDefault(); if (edgeOrder[i].indexOf("x:") !== 0) select("edge", edgeOrder[i]); });
         list.appendChild(li);
       });
@@ -816,9 +829,66 @@
     if (gateway || o.default) {
       children.push(Kit.field(w("flow.edge_default"), Kit.check(o.default, function (v) { setEdge(lfId, function (x) { setOrDrop(x, "default", v || undefined); }); })));
     }
+    if (people || (o.requires || []).length) children.push(requiresControl(lfId, o));
     parts.push(section(w("flow.section_edge"), children, { "data-section": "edge" }));
     parts.push(E("p", { class: "panel-actions" }, [Kit.button(w("flow.delete_edge"), removeSelected, { class: "button small danger", "data-action": "delete" })]));
     return parts;
+  }
+
+  // "此操作需要填写": tick the form's fields that must hold a value before a person takes this
+  // edge's action (the edge's requires; none ticked → the key is dropped). A ticked key the form no
+  // longer has stays listed, marked, so it can be unticked; the checks' problems at
+  // edges[i].requires[j] are shown on the row they name (showProblems, from panelProblems).
+  var COMPUTED = { formula: true, autonumber: true };
+  function requiresControl(lfId, o) {
+    var chosen = Array.isArray(o.requires) ? o.requires.slice() : [];
+    var fields = ctx().fields;
+    var known = {};
+    fields.forEach(function (f) { known[f.key] = true; });
+    var rows = fields.filter(function (f) { return !COMPUTED[f.type] || chosen.indexOf(f.key) >= 0; })
+      .map(function (f) { return { key: f.key, label: (Kit.text(f.label) || f.key) + " (" + f.key + ")" }; })
+      .concat(chosen.filter(function (k) { return typeof k !== "string" || !known[k]; }).map(function (k) {
+        return { key: String(k), label: String(k) + " " + w("flow.edge_requires_unknown"), unknown: true };
+      }));
+    var list = E("div", { class: "return-list requires-list" });
+    rows.forEach(function (r) {
+      list.appendChild(E("label", { class: "return-choice" + (r.unknown ? " unknown" : ""), "data-requires-row": r.key }, [
+        Kit.check(chosen.indexOf(r.key) >= 0, function (on) {
+          chosen = chosen.filter(function (k) { return k !== r.key; });
+          if (on) chosen.push(r.key);
+          var value = chosen.length ? chosen.slice() : undefined;
+          setEdge(lfId, function (x) { setOrDrop(x, "requires", value); });
+        }, { "data-requires": r.key }),
+        E("span", { text: " " + r.label })
+      ]));
+    });
+    if (!rows.length) list.appendChild(E("p", { class: "muted", text: w("flow.edge_requires_none") }));
+    var note = E("small", { class: "kit-expr-note", "aria-live": "polite" });
+    var box = E("div", { class: "kit-field requires-field", role: "group", "aria-label": w("flow.edge_requires"), "data-prop": "requires" }, [
+      E("span", { class: "kit-label", text: w("flow.edge_requires") }), list, note,
+      E("small", { class: "muted", text: w("flow.edge_requires_hint") })
+    ]);
+    // problems: [{at: ".requires[1]" | ".requires" | …, message}] of this edge
+    box.showProblems = function (problems) {
+      var mine = (problems || []).filter(function (p) { return /^\.requires(\[|$)/.test(p.at); });
+      var current = flow().edges[edgeOrder.indexOf(lfId)];
+      var stored = current && !Array.isArray(current) && Array.isArray(current.requires) ? current.requires : [];
+      Array.prototype.forEach.call(list.querySelectorAll("[data-requires-row]"), function (row) {
+        row.classList.remove("bad");
+        row.removeAttribute("title");
+      });
+      mine.forEach(function (p) {
+        var m = /^\.requires\[(\d+)\]/.exec(p.at);
+        var key = m ? stored[+m[1]] : undefined;
+        Array.prototype.forEach.call(list.querySelectorAll("[data-requires-row]"), function (row) {
+          if (key !== undefined && row.getAttribute("data-requires-row") === String(key)) { row.classList.add("bad"); row.title = p.message; }
+        });
+      });
+      box.classList.toggle("bad", mine.length > 0);
+      note.className = "kit-expr-note" + (mine.length ? " error" : "");
+      note.textContent = mine.map(function (p) { return p.message; }).join(" ");
+    };
+    return box;
   }
 
   function flowPanel() {
