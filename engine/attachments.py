@@ -28,10 +28,11 @@ from engine.i18n import register
 from engine.reactions import CommandContext, reactor
 from engine.specs import AppSpec, TypeSpec
 from engine.store.db import Database
-from engine.store.models import App, Attachment, Record
+from engine.store.models import App, Attachment, Event, Record
 from engine.store.types import utcnow
+from engine.timeline import is_internal, is_requester
 
-AT, R, A = Attachment.__table__, Record.__table__, App.__table__
+AT, R, A, E = Attachment.__table__, Record.__table__, App.__table__, Event.__table__
 FILE_TYPES = frozenset({"attachment", "image"})
 
 register(
@@ -124,8 +125,8 @@ def downloadable(
         return info
     if info.record_id is None or not can_see(conn, principal, info.record_id):
         return None
-    if info.field is None:  # attached to a comment: part of the conversation
-        return info
+    if info.field is None:  # attached to a comment: part of the conversation, unless an internal note
+        return None if _in_internal_note(conn, principal, info) else info
     rec = conn.execute(
         select(R.c.app_id, R.c.app_version, R.c.ticket_type, R.c.stage, A.c.key)
         .join(A, A.c.id == R.c.app_id)
@@ -136,6 +137,26 @@ def downloadable(
         return None
     hidden = tspec.access(rec.stage, principal.roles_in(rec.key)).hidden()
     return None if info.field in hidden else info
+
+
+def _in_internal_note(conn: Connection, principal: Principal, info: AttachmentInfo) -> bool:
+    """Whether the file came with an internal note and ``principal`` is one of the ticket's customers
+    (engine.timeline), who do not read those."""
+    key = conn.execute(select(A.c.key).join(R, R.c.app_id == A.c.id).where(R.c.id == info.record_id)).scalar()
+    if key is None or not is_requester(principal, key):
+        return False
+    notes = conn.execute(
+        select(E.c.type, E.c.payload).where(E.c.record_id == info.record_id, E.c.type == "comment_added")
+    ).all()
+    return any(
+        is_internal(dict(note._mapping)) and any(ref.get("id") == info.file_id for ref in _note_files(note))
+        for note in notes
+    )
+
+
+def _note_files(note: Any) -> list[Mapping[str, Any]]:
+    refs = (note.payload or {}).get("attachments")
+    return [r for r in refs if isinstance(r, Mapping)] if isinstance(refs, list) else []
 
 
 # ----------------------------------------------------------------------------- linking, in each command

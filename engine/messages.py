@@ -499,6 +499,11 @@ register(
             "en": "The flow loops forever around node {node}. Check the graph for a cycle that waits for no one.",
         },
         "comment.empty": {"zh": "评论不能为空。", "en": "A comment cannot be empty."},
+        "comment.internal_staff_only": {
+            "zh": "只有该应用的处理人员和管理员可以写内部备注；请去掉“内部备注”再发表评论。",
+            "en": "Only the app's staff and admins may write an internal note; untick “internal note” to "
+            "post a comment.",
+        },
         "flow.unknown_action": {
             "zh": "未知的操作 {action}。可用：{known}。",
             "en": "Unknown action {action}. Available: {known}.",

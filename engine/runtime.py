@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 import engine.attachments  # registers the reactor linking uploaded files to their tickets
 import engine.reports  # registers the reactor keeping ticket metrics in each command
 import engine.rules  # noqa: F401  (registers the rule engine's reactors and actions)
+from engine.access import check_may_submit, load_principal
 from engine.definitions.build import without_inline_secrets
 from engine.definitions.diff import Change, diff
 from engine.definitions.loader import Loaded, load_definition
@@ -55,6 +56,7 @@ from engine.store.models import (
     User,
 )
 from engine.store.types import utcnow
+from engine.timeline import is_requester
 
 log = logging.getLogger("gongdan.runtime")
 R, E, T, FI, OB, UV = (m.__table__ for m in (Record, Event, Task, FlowInstance, Outbox, UniqueValue))
@@ -321,6 +323,7 @@ class Runtime(FlowCommands):
             app_id, version = self._app_row(conn, app_key)
             spec = self.spec_for(conn, app_id, version)
             tspec = _ticket_type(spec, ticket_type)
+            check_may_submit(conn, spec.app, tspec.definition, actor)  # the type's `submitters`
             return CheckedInput(version, self._checked(conn, app_id, spec.key, tspec, data, actor, now))
 
     def _create(self, *args: Any, **kwargs: Any) -> tuple[int, list[int]]:
@@ -428,15 +431,19 @@ class Runtime(FlowCommands):
 
         return self._on_record(record_id, actor, "update", run, allow_finished=True)
 
-    def comment(self, record_id: int, body: str, actor: int | None = None) -> Ticket:
-        """Add a comment to the ticket's conversation; an agent's comment is a response (SLA)."""
+    def comment(self, record_id: int, body: str, actor: int | None = None, internal: bool = False) -> Ticket:
+        """Add a comment to the ticket's conversation; an agent's comment is a response (SLA). An
+        ``internal`` note is for the app's staff only (engine.timeline): only staff write one, and it
+        answers no customer, so it is no response."""
         body = (body or "").strip()
         if not body:
             raise ActionError("comment.empty")
 
         def run(conn: Connection, work: Any, rec: Any) -> None:
-            work.events.append(("comment_added", {"body": body}))
-            if actor is not None and actor != rec.created_by:
+            if internal:
+                check_internal_author(conn, actor, work.ticket.app_key)
+            work.events.append(("comment_added", {"body": body, **({"internal": True} if internal else {})}))
+            if actor is not None and actor != rec.created_by and not internal:
                 for node_id in work.instance.tokens:
                     sla.responded(work, node_id)
 
@@ -820,6 +827,16 @@ def _without(event: dict[str, Any], hidden: frozenset[str]) -> dict[str, Any] | 
     if isinstance(payload.get("fields"), list):
         return {**event, "payload": {**payload, "fields": [f for f in payload["fields"] if f not in hidden]}}
     return event
+
+
+def check_internal_author(conn: Connection, actor: int | None, app_key: str) -> None:
+    """Only the app's staff (a role in it) and admins write internal notes (the system may too);
+    anyone else is told so at the field ``internal``."""
+    if actor is None:
+        return
+    principal = load_principal(conn, actor)
+    if principal is None or is_requester(principal, app_key):
+        raise FormError(problems=[Problem("internal", "comment.internal_staff_only")], count=1)
 
 
 def count_records(db: Database) -> int:

@@ -337,10 +337,14 @@ def comment(
     record_id: int,
     body: str,
     files: list[str] | None = None,
+    internal: bool = False,
 ) -> tuple[Ticket, dict[str, Any]]:
     """Add a comment with attachments (ids of the person's uploads) and @mentions: the mentions are
-    kept in the event; staff mentioning people also adds them as watchers. (The ticket, the event's
-    payload.)"""
+    kept in the event; staff mentioning people also adds them as watchers. An ``internal`` note is
+    read by the app's staff only and written by them only (Runtime.comment). (The ticket, the
+    event's payload.)"""
+    from engine.runtime import check_internal_author
+
     body = (body or "").strip()
     if not body:
         raise ActionError("comment.empty")
@@ -360,14 +364,18 @@ def comment(
     add = [u for u in mentions if u != actor] if may_add_others(principal, rec.app_key) else []
 
     payload: dict[str, Any] = {"body": body}
+    if internal:
+        payload["internal"] = True
     if mentions:
         payload["mentions"] = mentions
     if refs:
         payload["attachments"] = refs
 
     def run(conn: Connection, work: Any, rec: Any) -> None:
+        if internal:
+            check_internal_author(conn, actor, work.ticket.app_key)
         work.events.append(("comment_added", payload))
-        if rec.created_by != actor:  # an agent's comment is a response (SLA), as in Runtime.comment
+        if rec.created_by != actor and not internal:  # a response (SLA), as in Runtime.comment
             for node_id in work.instance.tokens:
                 sla.responded(work, node_id)
         _add_watchers(conn, work, rec.id, add)

@@ -7,7 +7,9 @@ The history keeps every event as it happened; this module only decides how it is
   submitted, moved on, was decided, commented on, closed or reopened — and none of the machinery
   (SLA clocks, timers, rule runs, calls and notifications, task bookkeeping);
 - agents and admins read everything; each command's machinery comes folded into one line they may
-  open, after the lines of that command.
+  open, after the lines of that command;
+- an event marked ``internal`` (an agent's internal note: a ``comment_added`` with ``internal: true``)
+  is staff-only whatever its type says.
 
 An event is credited to the person whose command wrote it only when that person did it: what a rule
 did names the rule, what the flow or the clock did is the system's.
@@ -175,8 +177,18 @@ def shown_to_requester(event: Mapping[str, Any]) -> bool:
     return _for_requester(event, _is_machinery(event, author(event)))
 
 
+def is_internal(event: Mapping[str, Any]) -> bool:
+    """Whether ``event`` is an internal note (or follows from one): for the app's staff only."""
+    return (event.get("payload") or {}).get("internal") is True
+
+
+def audience(event: Mapping[str, Any]) -> str:
+    """Who ``event`` is for: its type's audience, unless it is internal (staff only)."""
+    return STAFF if is_internal(event) else kind_of(event["type"]).audience
+
+
 def _for_requester(event: Mapping[str, Any], machinery: bool) -> bool:
-    return not machinery and kind_of(event["type"]).audience != STAFF
+    return not machinery and audience(event) != STAFF
 
 
 def _is_machinery(event: Mapping[str, Any], credited: Author) -> bool:
@@ -211,7 +223,9 @@ __all__ = [
     "Entry",
     "EventKind",
     "Folded",
+    "audience",
     "author",
+    "is_internal",
     "is_requester",
     "shown_to_requester",
     "timeline",

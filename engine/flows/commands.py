@@ -97,6 +97,7 @@ class FlowCommands:
 
         def run(conn: Connection, work: FlowWork, task: Any, rec: Any) -> None:
             self._must_hold(conn, work, task, "transfer")
+            self._must_be_staff(conn, work, rec, "transfer")
             self._active_user(conn, to_user, task)
             conn.execute(
                 update(T)
@@ -115,6 +116,7 @@ class FlowCommands:
 
         def run(conn: Connection, work: FlowWork, task: Any, rec: Any) -> None:
             self._must_hold(conn, work, task, "delegate")
+            self._must_be_staff(conn, work, rec, "delegate")
             self._active_user(conn, to_user, task)
             owner = task.delegated_from or task.assignee_id
             conn.execute(update(T).where(T.c.id == task.id).values(assignee_id=to_user, delegated_from=owner))
@@ -797,6 +799,14 @@ class FlowCommands:
             return
         if work.actor not in (task.assignee_id, task.delegated_from):
             raise ActionError("flow.not_assignee", task=task.id, action=action)
+
+    def _must_be_staff(self, conn: Connection, work: FlowWork, rec: Any, action: str) -> None:
+        """Handing a task to someone else is for the app's staff (a role in it) and admins: a customer
+        holding her own step (answering, rating) does it herself."""
+        if work.actor is None or self._is_admin(conn, work.actor):
+            return
+        if not self._roles(conn, work.actor, rec.app_id):
+            raise ActionError("flow.staff_only", number=rec.number, action=action)
 
     def _active_user(self, conn: Connection, user_id: int, task: Any) -> None:
         ok = conn.execute(select(User.id).where(User.id == user_id, User.is_active.is_(True))).scalar()

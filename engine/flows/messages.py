@@ -95,6 +95,10 @@ register(
             "zh": "只有处理任务的当前处理人(提交人和审批人除外)或管理员可以关闭工单。",
             "en": "only whoever holds a task of the ticket (not its submitter, not an approver) or an admin may close it.",
         },
+        "flow.staff_only": {
+            "zh": "只有本应用的工作人员或管理员可以对工单 {number} 执行 {action}；您的这一步请自己完成。",
+            "en": "Only the app's staff or an admin may {action} on ticket {number}; this step is yours to do.",
+        },
         "flow.reason.cancel": {
             "zh": "只有提交人(在轮到其完成最后一步之前)或管理员可以取消工单。",
             "en": "only the submitter (before the last step, which is theirs) or an admin may cancel it.",

@@ -155,6 +155,8 @@ class FieldView:
     @property
     def describedby(self) -> str:
         ids = [f"{self.id}-help"] if self.help else []
+        if self.note:
+            ids.append(f"{self.id}-note")
         if self.errors:
             ids.append(f"{self.id}-error")
         if self.max_length:
@@ -170,6 +172,8 @@ def render_form(
     permissions: Mapping[str, str] | Any = None,
     option_sets: Mapping[str, Any] | None = None,
     directory: Mapping[str, Iterable[tuple[int, str]]] | None = None,
+    notes: Mapping[str, str] | None = None,
+    summary: bool = True,
 ) -> str:
     """The form of ``type_spec`` (a compiled TypeSpec) as an HTML fragment in ``lang``.
 
@@ -177,7 +181,9 @@ def render_form(
     each shown beside the field its path names, the rest above the form; ``permissions``: a
     mapping field key (or ``"*"``) → level, or a FieldAccess; ``option_sets``: the app's option
     sets, for fields with ``options_from``; ``directory``: ``{"user": [(id, label)…],
-    "department": […]}``, whom those fields may name (:func:`engine.forms.directory.form_directory`).
+    "department": […]}``, whom those fields may name (:func:`engine.forms.directory.form_directory`);
+    ``notes``: field key → a line shown beside that field; ``summary``: False when the page shows
+    its own summary of the problems (the form then only shows each beside its field).
     """
     lang = current_lang(lang)
     level = _level_of(permissions)
@@ -193,7 +199,9 @@ def render_form(
     sections: list[tuple[SectionDef, dict[str, Any]]] = []
     for n, s in enumerate(form_def.sections, 1):
         views = [
-            builder.field(f, record.get(f.key), level(f.key)) for f in s.fields if level(f.key) != HIDDEN
+            builder.field(f, record.get(f.key), level(f.key), (notes or {}).get(f.key, ""))
+            for f in s.fields
+            if level(f.key) != HIDDEN
         ]
         if views:
             sections.append(
@@ -209,9 +217,9 @@ def render_form(
             )
     blocks = _blocks(sections, lang)
     loose = [p.message(lang) for p in builder.unplaced]  # problems no shown field can carry
-    summary = t("render.summary", lang, count=len(problems)) if problems else ""
+    heading = t("render.summary", lang, count=len(problems)) if problems and summary else ""
     return _ENV.get_template("form.html").render(
-        lang=lang, ticket_type=type_spec.key, blocks=blocks, summary=summary, loose=loose
+        lang=lang, ticket_type=type_spec.key, blocks=blocks, summary=heading, loose=loose
     )
 
 
@@ -289,9 +297,10 @@ class _Builder:
     def unplaced(self) -> list[Problem]:
         return [p for p in self._problems if p.path not in self.placed]
 
-    def field(self, f: FieldDef, value: Any, level: str) -> FieldView:
+    def field(self, f: FieldDef, value: Any, level: str, note: str = "") -> FieldView:
         state = self.state
         view = self._view(f, value, f.key, f"f-{f.key}", f.key, in_row=False)
+        view.note = note
         view.hidden = not state["visible"].get(f.key, True)
         view.required = state["required"].get(f.key, f.required)
         view.disabled = level == READONLY or state["readonly"].get(f.key, False)

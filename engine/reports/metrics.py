@@ -140,7 +140,13 @@ def _responds(state: Mapping[str, Any], e: Fact) -> bool:
     if e.type in RESPONSES:
         return e.type != "task_completed" or e.actor is None or e.actor != state["creator"]
     if e.type == "comment_added":
-        return e.actor is not None and e.actor != state["creator"] and not e.payload.get("system")
+        payload = e.payload
+        return (
+            e.actor is not None
+            and e.actor != state["creator"]
+            and not payload.get("system")
+            and not payload.get("internal")
+        )
     return False
 
 

@@ -207,10 +207,13 @@ def run_rules(work: FlowWork, dry_run: bool = False) -> list[dict[str, Any]]:
 
 def run_rule_actions(work: FlowWork, rule: RuleSpec, payload: Mapping[str, Any] | None = None) -> list[str]:
     """Run a matched rule's actions; the people @-mentioned in the event that fired it travel along
-    (``notify`` ``to: mentioned``)."""
+    (``notify`` ``to: mentioned``), and so does an internal note's mark: what the rule says of it stays
+    with staff (its ``comment`` is internal too, its ``notify`` reaches no customer)."""
     from engine.rules.actions import run_actions  # actions use the FlowWork, which imports rules
 
     origin: dict[str, Any] = {"rule": rule.name}
+    if (payload or {}).get("internal") is True:
+        origin["internal"] = True
     mentions = (payload or {}).get("mentions")
     if mentions:
         origin["mentions"] = list(mentions)

@@ -13,8 +13,10 @@ webhook                    ``{robot, body}``: the robot names a ``webhook+https:
 
 ``to`` names people (comma-separated): ``assignee`` (the default for email and SMS), ``submitter``,
 ``manager_of_assignee``, ``watchers``, a role of the app, or a literal email address / phone number.
-Nobody named → no item. People named without the address a channel needs → one item with an empty
-``to`` and their names in ``unreachable``: it goes dead with a message telling the admin whom to fix.
+Of an internal note (``origin`` marked ``internal``) only the app's staff (a role in it) and admins
+hear: the submitter and other customers named are left out. Nobody named → no item. People named
+without the address a channel needs → one item with an empty ``to`` and their names in
+``unreachable``: it goes dead with a message telling the admin whom to fix.
 """
 
 from __future__ import annotations
@@ -106,10 +108,27 @@ def _phone(value: str | None) -> str | None:
     return cleaned or None
 
 
+def _staff(work: FlowWork, ids: Sequence[int]) -> set[int]:
+    """Those of ``ids`` who are the app's staff: admins and people with a role in it."""
+    roles = (
+        select(RoleMember.user_id)
+        .join(Role, Role.id == RoleMember.role_id)
+        .where(Role.app_id == work.ticket.app_id, RoleMember.user_id.in_(ids))
+    )
+    admins = select(U.c.id).where(U.c.id.in_(ids), U.c.is_admin.is_(True))
+    return set(work.conn.execute(roles.union(admins)).scalars())
+
+
 def recipients(
-    work: FlowWork, to: str | None, node: str | None, default_lang: str, mentioned: Sequence[int] = ()
+    work: FlowWork,
+    to: str | None,
+    node: str | None,
+    default_lang: str,
+    mentioned: Sequence[int] = (),
+    staff_only: bool = False,
 ) -> list[Person]:
-    """The people and literal addresses ``to`` names, active users only, each once, in order."""
+    """The people and literal addresses ``to`` names, active users only, each once, in order;
+    ``staff_only``: none of the people who are no staff of the app (an internal note's readers)."""
     ids: list[int] = []
     literals: list[Person] = []
     for token in (s.strip() for s in str(to or "").split(",")):
@@ -122,6 +141,9 @@ def recipients(
         else:
             ids += _user_ids(work, token, node, mentioned)
     ids = list(dict.fromkeys(ids))
+    if staff_only and ids:
+        staff = _staff(work, ids)
+        ids = [i for i in ids if i in staff]
     people: dict[int, Person] = {}
     if ids:
         rows = work.conn.execute(
@@ -275,7 +297,8 @@ def build_notifications(
     to = value.get("to")
     if to is None and channel in ADDRESS:
         to = "assignee"
-    people = recipients(work, to, origin.get("node"), default_lang, origin.get("mentions") or ())
+    internal = origin.get("internal") is True
+    people = recipients(work, to, origin.get("node"), default_lang, origin.get("mentions") or (), internal)
     render = _Renderer(work, value, origin)
     if channel in ADDRESS:
         if not people:

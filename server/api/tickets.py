@@ -160,6 +160,13 @@ COMMENT_BODY = {
             "items": {"type": "string", "minLength": 1, "maxLength": 80, "pattern": NO_NUL},
             "description": "File ids from POST /attachments",
         },
+        "internal": {
+            "type": "boolean",
+            "default": False,
+            "description": "An internal note: read by the app's staff and admins only, never shown or "
+            "notified to the customer, and no SLA response. Only staff may write one (else 422 at "
+            "`internal`).",
+        },
     },
 }
 FILE_REF_SCHEMA = {
@@ -184,6 +191,7 @@ COMMENT_SCHEMA = {
                 "body": {"type": "string"},
                 "mentions": {"type": "array", "items": {"type": "integer"}},
                 "attachments": {"type": "array", "items": FILE_REF_SCHEMA},
+                "internal": {"type": "boolean", "description": "Present (true) on an internal note"},
             },
         },
     },
@@ -346,7 +354,7 @@ def _expected_version() -> int | None:
     body=_ticket_body,
     status=201,
     response=TICKET_SCHEMA,
-    errors=(404, 413, 422),
+    errors=(403, 404, 413, 422),
     headers={
         "Idempotency-Key": {
             "schema": {"type": "string", "minLength": 1, "maxLength": 255},
@@ -531,8 +539,9 @@ def _after(cursor: Any, sort: str, descending: bool) -> tuple[Any, int] | None:
     errors=(404,),
     description="Staff read every event. The ticket's customer (no role in its app) reads the story the "
     "ticket page tells them — submitted, stage moves, comments, decisions, closed — without the machinery "
-    "(SLA clocks, timers, rule runs, calls, task bookkeeping), so a page may hold fewer than `limit` events "
-    "and still have a `next_cursor`.",
+    "(SLA clocks, timers, rule runs, calls, task bookkeeping) and without internal notes (a `comment_added` "
+    "whose payload has `internal: true`), so a page may hold fewer than `limit` events and still have a "
+    "`next_cursor`.",
 )
 def ticket_events(ticket_id: int, q: dict[str, Any]):
     """Every event of the ticket (who, when, what changed), without values of fields hidden from you."""
@@ -595,10 +604,18 @@ def ticket_as_of(ticket_id: int, q: dict[str, Any]):
 )
 def ticket_comment(ticket_id: int, data: Any):
     """Add a comment. ``attachments``: ids of files you uploaded. ``@username`` mentions are kept with
-    the comment; when the app's staff mention someone, that person also becomes a watcher."""
+    the comment; when the app's staff mention someone, that person also becomes a watcher.
+    ``internal``: a note for the app's staff only (the customer neither reads it nor hears of it)."""
     principal = current()
     runtime = platform().runtime
-    _ticket, payload = tickets.comment(runtime, principal, ticket_id, data["body"], data.get("attachments"))
+    _ticket, payload = tickets.comment(
+        runtime,
+        principal,
+        ticket_id,
+        data["body"],
+        data.get("attachments"),
+        internal=bool(data.get("internal")),
+    )
     row = tickets.ticket_row(runtime, principal, ticket_id)
     response = jsonify({"ticket": ticket_json(row), "comment": payload})
     response.status_code = 201

@@ -28,7 +28,7 @@ import server.pages.ticket_messages  # noqa: F401  (registers the page's texts)
 from engine import tickets
 from engine.errors import ActionError, ConflictError, FormError, GongdanError, NotFoundError
 from engine.flowdraw import draw
-from engine.flows.stepping import primary_action
+from engine.flows.stepping import primary_action, required_fields
 from engine.flows.ticket_actions import may_cancel, may_close, withdraw_refusal
 from engine.forms.directory import form_directory
 from engine.forms.fields import option_values, sanitize_html
@@ -38,8 +38,15 @@ from engine.i18n import t, text_of
 from engine.im_cards import CallbackRefused, read_token
 from engine.people import user_id
 from engine.portal import ticket_title
-from engine.ticket_view import TicketView, action_label, pool_label, ticket_type_spec, ticket_view
-from engine.timeline import Author, Entry, Folded
+from engine.ticket_view import (
+    TicketView,
+    action_label,
+    pool_label,
+    ticket_type_spec,
+    ticket_view,
+    user_names,
+)
+from engine.timeline import Author, Entry, Folded, is_internal, is_requester
 from server.app import platform
 from server.auth import current
 from server.forms import FILE_TYPES, parse_form
@@ -55,6 +62,7 @@ DONE = frozenset(
     }
 )  # fmt: skip
 MENTION = re.compile(r"(?<![\w@])@([\w.\-]{1,64})")
+FIELD_OF_PATH = re.compile(r"[.\[]")  # "items[0].qty" is at the field items
 ATTACHMENT_URL = "/api/v1/attachments/{id}"
 SECOND = dt.timedelta(seconds=1)
 
@@ -84,12 +92,16 @@ def _page(
     )
     problems = list(problems)
     editable = {f.key for f in tspec.definition.form.fields if view.access.level(f.key) == EDITABLE}
-    form_html, files = _input_form(view, editable, values, problems, lang) if view.editing else (None, [])
+    shown = Shown(view, lang)
+    form_html, files = (
+        _input_form(view, editable, values, problems, lang, needed_notes(view, shown))
+        if view.editing
+        else (None, [])
+    )
     done = request.args.get("done")
     notice = None
     if done in DONE:
         notice = t(f"done.{done}", lang)
-    shown, events = Shown(view, lang), view.events
     return page(
         "pages/ticket.html",
         status,
@@ -101,7 +113,7 @@ def _page(
         form_html=form_html,
         styles=form_styles(),
         files=files,
-        loose=[p.message(lang) for p in problems] if form_html is None else [],
+        problems=shown.problems(problems, editable if form_html is not None else set()),
         state_url=url_for("forms.live_state", app=ticket.app, ticket_type=ticket.ticket_type),
         flow_svg=Markup(
             draw(
@@ -113,7 +125,8 @@ def _page(
             )
         ),
         timeline=shown.timeline(),
-        comments=shown.comments(events),
+        comments=shown.comments(),
+        may_note=not is_requester(principal, ticket.app),
         error=error,
         notice=notice,
         comment=comment,
@@ -122,6 +135,8 @@ def _page(
         is_admin=principal.is_admin,
         holds_any=any(t_.holds for t_ in view.tasks),
         offered=ticket_commands(view, principal),
+        may_transfer=may_transfer(principal, ticket.app),
+        pickable=pickable(view, principal),
         primary={
             task.id: primary_action(tspec.flow, task.node_id, [c.key for c in task.actions])
             for task in view.tasks
@@ -147,6 +162,34 @@ def ticket_commands(view: TicketView, principal: Any) -> set[str]:
     elif ticket.status == "closed" and (view.submitter == me or principal.is_admin):
         out.add("reopen")
     return out
+
+
+def may_transfer(principal: Any, app_key: str) -> bool:
+    """Transfer (转派) is for the app's staff: someone with a role in it, or an admin. A customer
+    holding her own task (a rating, more information) answers it herself."""
+    return not is_requester(principal, app_key)
+
+
+class _PersonField:
+    """A stand-in ``user`` field, to ask the form pickers' directory whom the viewer may name."""
+
+    key, type = "to", "user"
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return default
+
+
+def pickable(view: TicketView, principal: Any) -> list[tuple[int, str, str]]:
+    """(id, username, label) of the people a task can be transferred to or signed by: the list the
+    form's user fields offer (engine/forms/directory.py). Empty when the viewer has no such button."""
+    if not any(x.holds and x.kind != "todo" for x in view.tasks):
+        return []
+    if not (may_transfer(principal, view.ticket.app) or any(x.holds and x.add_signer for x in view.tasks)):
+        return []
+    with platform().db.read() as conn:
+        listed = form_directory(conn, principal, view.ticket.app, [_PersonField()], {}).get("user", [])
+        names = user_names(conn, [uid for uid, _ in listed])
+    return [(uid, names[uid][0], label) for uid, label in listed if uid in names]
 
 
 # --------------------------------------------------------------------------- a card's button
@@ -183,11 +226,31 @@ def card_prompt(view: TicketView, principal: Any, lang: str) -> dict[str, Any] |
     }
 
 
+def needed_notes(view: TicketView, shown: Shown) -> dict[str, str]:
+    """Field key → "Needed for “Submit for review”": the fields an action of the task being filled in
+    requires (its edge's ``requires``), marked before anyone is refused for leaving one empty."""
+    task, lang = view.editing, shown.lang
+    if task is None:
+        return {}
+    wanted: dict[str, list[str]] = {}
+    for choice in task.actions:
+        for key in required_fields(view.tspec.flow, task.node_id, choice.key):
+            name = t("ticket.quoted", lang, text=shown.action(choice.label, choice.key))
+            wanted.setdefault(key, []).append(name)
+    sep = t("ticket.list_sep", lang)
+    return {key: t("ticket.needed_for", lang, actions=sep.join(names)) for key, names in wanted.items()}
+
+
 def _input_form(
-    view: TicketView, editable: set[str], values: Mapping[str, Any] | None, problems: list[Any], lang: str
+    view: TicketView,
+    editable: set[str],
+    values: Mapping[str, Any] | None,
+    problems: list[Any],
+    lang: str,
+    notes: Mapping[str, str],
 ) -> tuple[Markup | None, list[tuple[str, str]]]:
     """The form of the fields the viewer fills in now (the rest is shown as values), and the files
-    already in them."""
+    already in them. Its problems are shown beside their fields; the page sums them up once above."""
     if not editable:
         return None, []
     only_editable = FieldAccess({k: (v if v != READONLY else HIDDEN) for k, v in view.access.levels.items()})
@@ -209,6 +272,8 @@ def _input_form(
         permissions=only_editable,
         option_sets=view.spec.app.option_sets,
         directory=directory,
+        notes=notes,
+        summary=False,
     )
     return Markup(html), file_inputs(view.tspec, record, view.access)  # render_form escaped every value
 
@@ -331,6 +396,23 @@ class Shown:
             '<table class="list tk-sub"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>'
         ).format(head, body)
 
+    def problems(self, problems: Iterable[Any], on_form: set[str]) -> list[dict[str, str]]:
+        """Each problem of a refused command with the label of the field it is at (a link to that
+        field when the form shows it): the one summary above the page."""
+        out = []
+        for p in problems:
+            key = FIELD_OF_PATH.split(p.path or "", maxsplit=1)[0]
+            f = self.fields.get(key)
+            out.append(
+                {
+                    "key": key,
+                    "label": (text_of(f.label, self.lang) or key) if f is not None else "",
+                    "anchor": f"f-{key}" if f is not None and key in on_form else "",
+                    "message": p.message(self.lang),
+                }
+            )
+        return out
+
     def details(self, exclude: set[str]) -> list[dict[str, Any]]:
         """Sections of the visible fields that have a value (those being filled in left out)."""
         out = []
@@ -381,6 +463,7 @@ class Shown:
             "iso": at.isoformat() if isinstance(at, dt.datetime) else str(at),
             "since": _span(at - before, self.lang) if before is not None and at - before >= SECOND else "",
             "what": self.what(e),
+            "internal": is_internal(e),
         }
 
     def credit(self, author: Author) -> str:
@@ -442,10 +525,16 @@ class Shown:
             parts.append(str(p["comment"]))
         return [x if isinstance(x, Markup) else escape(x) for x in parts if x]
 
-    def comments(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def comments(self) -> list[dict[str, Any]]:
+        """The comments of the viewer's timeline (a customer's has no internal notes), oldest first."""
+        entries = [
+            x for item in self.view.timeline for x in (item.entries if isinstance(item, Folded) else [item])
+        ]
+        events = [x.event for x in entries]
         return [
             {
                 "seq": e["seq"],
+                "internal": is_internal(e),
                 "who": self.person(e["actor_id"])
                 if not e["payload"].get("system")
                 else t("ticket.system", self.lang),
@@ -525,15 +614,25 @@ def _command(ticket_id: int, run: Callable[[], Any], done: str) -> Any:
     try:
         run()
     except ConflictError:
-        return _page(ticket_id, 409, error=t("ticket.conflict", lang), comment=comment)
+        return _refused(ticket_id, _page(ticket_id, 409, error=t("ticket.conflict", lang), comment=comment))
     except FormError as exc:
-        return _page(ticket_id, 422, exc.message(lang), posted=True, problems=exc.problems, comment=comment)
+        refused = _page(
+            ticket_id, 422, exc.message(lang), posted=True, problems=exc.problems, comment=comment
+        )
+        return _refused(ticket_id, refused)
     except NotFoundError:
         raise
     except GongdanError as exc:
         status = exc.http_status if exc.http_status in (403, 409, 422) else 409
-        return _page(ticket_id, status, error=exc.message(lang), comment=comment)
+        return _refused(ticket_id, _page(ticket_id, status, error=exc.message(lang), comment=comment))
     return redirect(url_for(".show", ticket_id=ticket_id, done=done, **kept_lang()), 303)
+
+
+def _refused(ticket_id: int, answer: tuple[str, int]) -> Any:
+    """The page with why a command was refused, its address set back to the ticket's for htmx (the
+    posted-to address is no page; a GET there is sent to the ticket, see :func:`back_to_ticket`)."""
+    body, status = answer
+    return body, status, {"HX-Replace-Url": url_for(".show", ticket_id=ticket_id, **kept_lang())}
 
 
 def kept_lang() -> dict[str, str]:
@@ -654,14 +753,17 @@ def return_to(ticket_id: int, task_id: int):
 @bp.post("/tickets/<int:ticket_id>/tasks/<int:task_id>/transfer")
 @signed_in
 def transfer(ticket_id: int, task_id: int):
+    """Transfer a task held to someone else: for the app's staff, as the page offers it."""
+    row = _visible(ticket_id)
     _task(ticket_id, task_id)
-    return _command(
-        ticket_id,
-        lambda: platform().runtime.transfer(
-            task_id, _user_named("to"), actor=current().user_id, comment=_note()
-        ),
-        "transferred",
-    )
+    principal = current()
+
+    def run() -> None:
+        if not may_transfer(principal, row.app):
+            raise ActionError("ticket.transfer_forbidden")
+        platform().runtime.transfer(task_id, _user_named("to"), actor=principal.user_id, comment=_note())
+
+    return _command(ticket_id, run, "transferred")
 
 
 @bp.post("/tickets/<int:ticket_id>/tasks/<int:task_id>/signer")
@@ -713,13 +815,22 @@ def add_comment(ticket_id: int):
         except ValueError:
             ref = None
         if not (isinstance(ref, Mapping) and isinstance(ref.get("id"), str)):
-            return _page(ticket_id, 422, error=t("ticket.bad_file", g.lang), comment=body)
+            unread = _page(ticket_id, 422, error=t("ticket.bad_file", g.lang), comment=body)
+            return _refused(ticket_id, unread)
         ids.append(ref["id"])
+    internal = request.form.get("internal") == "1"
     return _command(
         ticket_id,
-        lambda: tickets.comment(platform().runtime, current(), ticket_id, body, ids),
+        lambda: tickets.comment(platform().runtime, current(), ticket_id, body, ids, internal=internal),
         "commented",
     )
+
+
+@bp.get("/tickets/<int:ticket_id>/<any(save, comment, watch, unwatch, withdraw, cancel, close, reopen):_>")
+@bp.get("/tickets/<int:ticket_id>/tasks/<int:task_id>/<any(act, claim, release, return, transfer, signer):_>")
+def back_to_ticket(ticket_id: int, _: str, task_id: int | None = None):
+    """A command's address opened (a reload after a refused command, a bookmark): the ticket's page."""
+    return redirect(url_for(".show", ticket_id=ticket_id, **kept_lang()), 303)
 
 
 @bp.post("/tickets/<int:ticket_id>/<any(watch, unwatch):command>")

@@ -58,6 +58,12 @@ register(
         "ticket.signer_before": {"zh": "在我之前", "en": "before me"},
         "ticket.signer_after": {"zh": "在我之后", "en": "after me"},
         "ticket.signer_button": {"zh": "加签", "en": "Add signer"},
+        # beside a field an action of the task needs filled in (the edge's `requires`)
+        "ticket.needed_for": {"zh": "{actions}需要填写此项", "en": "Needed for {actions}"},
+        "ticket.quoted": {"zh": "「{text}」", "en": "“{text}”"},
+        "ticket.list_sep": {"zh": "、", "en": ", "},
+        # between a field's label and its problem in the summary of a refused form
+        "ticket.problem_sep": {"zh": "：", "en": " — "},
         "ticket.note": {"zh": "说明(可选)", "en": "Note (optional)"},
         "ticket.withdraw": {"zh": "撤回", "en": "Withdraw"},
         "ticket.cancel": {"zh": "取消工单", "en": "Cancel the ticket"},
@@ -70,6 +76,11 @@ register(
             "en": "Comment (@username notifies someone)",
         },
         "ticket.comment_button": {"zh": "发表", "en": "Post"},
+        "ticket.internal_note": {"zh": "内部备注", "en": "Internal note"},
+        "ticket.internal_hint": {
+            "zh": "仅该应用的处理人员和管理员可见，客户看不到，也不会收到通知。",
+            "en": "Only the app's staff and admins read it; the customer neither sees it nor is notified.",
+        },
         "ticket.attach": {"zh": "添加附件", "en": "Attach files"},
         "ticket.remove_file": {"zh": "移除", "en": "Remove"},
         "ticket.uploading": {"zh": "正在上传…", "en": "Uploading…"},
@@ -136,6 +147,10 @@ register(
         "ticket.no_such_user": {
             "zh": "没有用户名为 {name} 的用户。",
             "en": "There is no user called {name}.",
+        },
+        "ticket.transfer_forbidden": {
+            "zh": "只有本应用的处理人员可以转派待办。",
+            "en": "Only the app's staff may transfer a task.",
         },
         "ticket.bad_file": {
             "zh": "附件无法识别,请重新上传。",

@@ -17,6 +17,19 @@
     ];
   }
 
+  /* The flow drawing may be wider than its box: scroll it so the current stage is in view. */
+  function showCurrentStage() {
+    var box = document.querySelector(".tk-flow-scroll");
+    var node = box && box.querySelector(".gd-node.current");
+    if (!node) return;
+    var outer = box.getBoundingClientRect();
+    var inner = node.getBoundingClientRect();
+    if (inner.left >= outer.left && inner.right <= outer.right) return;
+    box.scrollLeft += inner.left - outer.left - (outer.width - inner.width) / 2;
+  }
+  showCurrentStage();
+  document.addEventListener("htmx:afterSettle", showCurrentStage);
+
   document.addEventListener("submit", function (event) {
     var form = event.target.closest ? event.target.closest("form[data-confirm]") : null;
     if (form && !window.confirm(form.dataset.confirm)) {

@@ -140,7 +140,8 @@ def test_the_reject_button_asks_in_chinese_and_sends_the_ticket_back(lab):
 def test_without_the_post_a_get_of_the_act_endpoint_does_nothing(lab):
     ticket_id, task_id = at_review(lab)
     alice = lab.client("alice")
-    assert alice.get(f"/tickets/{ticket_id}/tasks/{task_id}/act?action=approve").status_code == 405
+    answer = alice.get(f"/tickets/{ticket_id}/tasks/{task_id}/act?action=approve")
+    assert answer.status_code == 303 and answer.headers["Location"] == f"/tickets/{ticket_id}"
     assert stage(lab, ticket_id) == ("open", "review")
 
 

@@ -201,3 +201,30 @@ def test_a_read_only_token_and_an_anonymous_visitor_change_nothing(web):
     assert anonymous.get(f"/tickets/{case.ticket['id']}").status_code == 302  # to the login page
     assert anonymous.get(f"/api/v1/attachments/{case.file['id']}").status_code == 401
     assert web.runtime.ticket(case.ticket["id"]).row_version == 1
+
+
+def test_internal_notes_are_written_and_read_by_staff_only(web):
+    case = Case(web)
+    url = f"/api/v1/tickets/{case.ticket['id']}"
+    written = {
+        actor: case.client.post(
+            f"{url}/comments",
+            json={"body": f"internal from {actor}", "internal": True},
+            headers=case.auth[actor],
+        ).status_code
+        for actor in ACTORS
+    }
+    staff = {"agent", "billing", "admin"}
+    assert written == {a: 201 if a in staff else 422 if sight else 404 for a, (sight, _) in ACTORS.items()}
+    for actor, (sight, _) in ACTORS.items():
+        history = case.get(actor, f"{url}/events?limit=200")
+        if not sight:
+            assert history.status_code == 404, actor
+            continue
+        notes = {e["payload"]["body"] for e in history.json["items"] if e["type"] == "comment_added"}
+        page = case.page(actor, f"/tickets/{case.ticket['id']}").get_data(as_text=True)
+        expected = {f"internal from {a}" for a in staff} if actor in staff else set()
+        assert notes == expected, actor
+        assert all((note in page) == (actor in staff) for note in (f"internal from {a}" for a in staff)), (
+            actor
+        )
