@@ -142,6 +142,34 @@ def principal_from_rows(conn: Connection, rows: Sequence[Any]) -> Principal | No
     )
 
 
+def may_submit(principal: Principal, app_key: str, submitters: Mapping[str, Any] | None) -> bool:
+    """Whether ``principal`` may submit a ticket of a type whose definition says ``submitters``
+    (``{roles: [...], staff: bool}``; None: anyone signed in). Admins always may; ``staff`` means
+    the organisation's own people — in a department or holding a role in any app; customers are
+    neither."""
+    if submitters is None or principal.is_admin:
+        return True
+    staff = principal.department_id is not None or any(principal.roles.values())
+    if submitters.get("staff") and staff:
+        return True
+    return principal.has_role(app_key, *(submitters.get("roles") or ()))
+
+
+def check_may_submit(conn: Connection, app: Any, tdef: Any, actor: int | None) -> None:
+    """Refuse (403, naming who may) a submit of ticket type ``tdef`` (a TicketTypeDef) of ``app``
+    (an AppDef) by the user ``actor`` whom its ``submitters`` leave out; the system (no actor) may."""
+    submitters = tdef.submitters
+    if actor is None or submitters is None:
+        return
+    principal = load_principal(conn, actor)
+    if principal is not None and may_submit(principal, app.key, submitters):
+        return
+    from engine.auth import SubmitForbidden  # engine.auth builds on this module
+
+    roles = [app.roles.get(key, key) for key in submitters.get("roles") or ()]
+    raise SubmitForbidden(type_name=tdef.name, roles=roles, staff=bool(submitters.get("staff")))
+
+
 def department_subtree(conn: Connection, root: int) -> list[int]:
     """``root`` and every department below it (breadth first, cycles ignored)."""
     seen, frontier = [root], [root]

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from engine.access import PRINCIPAL_COLUMNS, Principal, principal_from_rows, with_roles
 from engine.errors import GongdanError
-from engine.i18n import register
+from engine.i18n import register, t, text_of
 from engine.people import check_password
 from engine.store.db import Database
 from engine.store.models import ApiToken, AuditEntry, Session, User
@@ -54,6 +54,20 @@ class ForbiddenError(GongdanError):
     http_status = 403
 
 
+class SubmitForbidden(ForbiddenError):
+    """The ticket type's ``submitters`` do not include this person. Params: ``type_name`` and
+    ``roles`` (i18n texts, named in the reader's language) and ``staff`` (whether staff may)."""
+
+    code = "auth.submit_forbidden"
+
+    def message(self, lang: str | None = None) -> str:
+        names = [text_of(name, lang) for name in self.params.get("roles") or ()]
+        if self.params.get("staff"):
+            names.append(t("auth.submit_staff", lang))
+        who = t("auth.list_separator", lang).join(names) or t("auth.submit_admins", lang)
+        return t(self.code, lang, type=text_of(self.params.get("type_name"), lang), who=who)
+
+
 register(
     {
         "auth.required": {
@@ -81,6 +95,17 @@ register(
             "zh": "您没有权限执行此操作。",
             "en": "You are not allowed to do this.",
         },
+        "auth.submit_forbidden": {
+            "zh": "您不能提交「{type}」:只有{who}可以提交此类工单。如需提交,请联系管理员。",
+            "en": "You may not submit “{type}”: only {who} may submit tickets of this type. "
+            "Ask an administrator if you need to.",
+        },
+        "auth.submit_staff": {
+            "zh": "本单位员工(属于某个部门或在任一应用中有角色的人)",
+            "en": "staff (people in a department or with a role in any app)",
+        },
+        "auth.submit_admins": {"zh": "管理员", "en": "administrators"},
+        "auth.list_separator": {"zh": "、", "en": ", "},
         "auth.scope_missing": {
             "zh": "此 API 令牌缺少权限范围 {scope}。请创建带有该范围的令牌。",
             "en": "This API token lacks the scope {scope}. Create a token with that scope.",

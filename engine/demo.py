@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from engine.access import load_principal, may_submit
 from engine.errors import FormError
 from engine.flows.stepping import available_actions, required_fields
 from engine.forms.samples import sample_data
@@ -15,8 +16,9 @@ from engine.i18n import t
 from engine.people import create_department, create_user, user_id
 from engine.store.models import App, Department, Role, RoleMember
 
-DEPARTMENTS = ["客服部 Support", "质量部 Quality", "IT 运维部 IT Ops", "研发部 Engineering", "客户 Customers"]
-#: (username, name, department index, {app: [roles]}): who does what in the walkthrough.
+DEPARTMENTS = ["客服部 Support", "质量部 Quality", "IT 运维部 IT Ops", "研发部 Engineering"]
+#: (username, name, department index, {app: [roles]}): who does what in the walkthrough. Customers
+#: have no department and no role: that keeps them from the ticket types for staff (`submitters`).
 USERS = [
     ("alice", "Alice 王", 0, {"complaint": ["agent", "billing_team", "cs_pool"], "kb": ["editor"]}),
     ("bob", "Bob 李", 0, {"complaint": ["agent", "delivery_team", "cs_pool"]}),
@@ -25,8 +27,8 @@ USERS = [
     ("erin", "Erin 陈", 2, {"it_ops": ["it_agent", "it_engineer", "network_team", "desktop_team", "iam_team",
                                        "service_desk"]}),
     ("frank", "Frank 杨", 3, {"bugfix": ["developer"], "it_ops": ["it_engineer"]}),
-    ("grace", "Grace 周 (客户 customer)", 4, {}),
-    ("henry", "Henry 吴 (客户 customer)", 4, {}),
+    ("grace", "Grace 周 (客户 customer)", None, {}),
+    ("henry", "Henry 吴 (客户 customer)", None, {}),
 ]  # fmt: skip
 
 
@@ -37,7 +39,12 @@ def load_people(db: Any) -> tuple[list[int], list[int]]:
     ids = []
     for username, name, dept, roles in USERS:
         uid = user_id(db, username) or create_user(
-            db, username, name, password="demo", department_id=depts[dept], email=f"{username}@example.com"
+            db,
+            username,
+            name,
+            password="demo",
+            department_id=None if dept is None else depts[dept],
+            email=f"{username}@example.com",
         )
         ids.append(uid)
         _give_roles(db, uid, roles)
@@ -86,12 +93,15 @@ def _walk(runtime: Any, db: Any, rng: random.Random, app: str, ids: list[int], d
     with db.read() as conn:
         app_id, version = conn.execute(select(App.id, App.current_version).where(App.key == app)).one()
         spec = runtime.spec_for(conn, app_id, version)
-    tspec = next(iter(spec.types.values()))
+        tspec = next(iter(spec.types.values()))
+        may = tspec.definition.submitters  # who may submit it: the demo asks only them
+        people = [load_principal(conn, uid) for uid in ids] if may else []
+        allowed = [p.user_id for p in people if p is not None and may_submit(p, app, may)] if may else ids
     ctx = {"option_sets": spec.app.option_sets, "users": ids, "departments": depts}
     locked = tspec.access(tspec.flow.start).locked()  # what the submitter may fill in
     fields = tuple(f for f in tspec.definition.form.fields if f.key not in locked)
     data = sample_data(fields, rng, ctx, fill=0.6)
-    submitter = rng.choice(ids)
+    submitter = rng.choice(allowed or ids)
     for attempt in range(3):
         try:
             ticket = runtime.submit(app, tspec.key, data, actor=submitter)

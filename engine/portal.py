@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from engine.access import Principal
+from engine.access import Principal, may_submit
 from engine.listing import TicketQuery, list_tickets
 from engine.specs import TypeSpec
 from engine.store.models import App
@@ -53,8 +53,9 @@ class MyTicket:
     updated_at: dt.datetime
 
 
-def catalog(runtime: Runtime) -> list[AppEntry]:
-    """Every published app and its ticket types (all may be submitted by anyone signed in, for now)."""
+def catalog(runtime: Runtime, principal: Principal) -> list[AppEntry]:
+    """The published apps and those of their ticket types ``principal`` may submit (a type's
+    ``submitters``, the rule the Runtime's submit enforces); an app with none of them is left out."""
     out = []
     with runtime.db.read() as conn:
         rows = conn.execute(select(App.id, App.current_version).order_by(App.key)).all()
@@ -64,8 +65,10 @@ def catalog(runtime: Runtime) -> list[AppEntry]:
             types = tuple(
                 TicketType(spec.key, key, t.definition.name, (raw.get(key) or {}).get("description"))
                 for key, t in spec.types.items()
+                if may_submit(principal, spec.key, t.definition.submitters)
             )
-            out.append(AppEntry(spec.key, spec.app.name, spec.app.description, types))
+            if types:
+                out.append(AppEntry(spec.key, spec.app.name, spec.app.description, types))
     return out
 
 

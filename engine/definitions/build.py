@@ -98,6 +98,7 @@ def build_app(data: Mapping[str, Any]) -> AppDef:
             reports=freeze(tt.get("reports") or []),
             dashboards=freeze(tt.get("dashboards") or []),
             tests=freeze(tt.get("tests") or []),
+            submitters=freeze(tt["submitters"]) if tt.get("submitters") else None,
         )
         for key, tt in data["ticket_types"].items()
     }

@@ -212,6 +212,17 @@ def _assignees(node: Mapping[str, Any]) -> Iterator[tuple[tuple[str | int, ...],
 
 
 @check
+def submitters_are_roles_of_the_app(data: Mapping[str, Any]) -> Iterator[Found]:
+    roles = set(data.get("roles") or {})
+    for tkey, tt in _types(data):
+        named = (tt.get("submitters") or {}).get("roles") or ()
+        for i, role in enumerate(named):
+            if isinstance(role, str) and role not in roles:
+                path = ("ticket_types", tkey, "submitters", "roles", i)
+                yield path, "check.unknown_role", {"role": role, "known": ", ".join(sorted(roles))}
+
+
+@check
 def flow_names_existing_fields_and_roles(data: Mapping[str, Any]) -> Iterator[Found]:
     roles = set(data.get("roles") or {})
     for tkey, tt in _types(data):

@@ -127,6 +127,9 @@ class TicketTypeDef:
     reports: tuple[Mapping[str, Any], ...]
     dashboards: tuple[Mapping[str, Any], ...]
     tests: tuple[Mapping[str, Any], ...]
+    #: Who may submit one: ``{roles: [role keys of the app], staff: bool}`` (staff:
+    #: anyone in a department or with a role in any app); None = anyone signed in.
+    submitters: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

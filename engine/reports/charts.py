@@ -3,6 +3,11 @@
 The web layer hands the option to ``echarts.setOption`` unchanged; a table is drawn as HTML from the
 result's rows, so its option only names the columns. Series are the report's measures, or, with a
 second dimension, one series per value of it (bar, stacked, line, area).
+
+Measures of different kinds never share a y axis (:func:`unit_of`): counts and amounts, hours, and
+shares (drawn as percents, 0–100). A chart has at most two value axes — the kind of its first
+measure on the left, the next kind on the right; a measure of a third kind is left off the plot (the
+dashboard shows every measure in the table under it). An axis of whole counts ticks in whole steps.
 """
 
 from __future__ import annotations
@@ -14,9 +19,15 @@ from engine.i18n import t
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.reports.run import ReportResult
+    from engine.reports.spec import Measure
 
 ChartFn = Callable[["ReportResult", "str | None"], dict[str, Any]]
 CHARTS: dict[str, ChartFn] = {}
+
+#: The kinds of measures a value axis holds one of: counts and amounts, hours, shares (0–1).
+AMOUNT, HOURS, SHARE = "amount", "hours", "share"
+#: Process metrics that count things: their sums (and extremes) are whole numbers.
+COUNT_METRICS = frozenset({"transfers", "returns", "reopens"})
 
 
 def chart(*names: str) -> Callable[[ChartFn], ChartFn]:
@@ -72,27 +83,90 @@ def _series_by_second(result: ReportResult, kind: str, stack: bool, area: bool) 
     return out
 
 
+def unit_of(measure: Measure) -> str:
+    """What a measure's numbers are: a share (a rate, 0–1), hours (an aggregate of an ``*_hours``
+    metric) or a count or amount (everything else: counts, sums, averages of scores and money)."""
+    if measure.agg == "rate":
+        return SHARE
+    target = measure.target
+    timed = target is not None and target.source == "metric" and target.key.endswith("_hours")
+    return HOURS if timed and measure.agg not in ("count", "distinct") else AMOUNT
+
+
+def _whole(measure: Measure) -> bool:
+    """Whether a measure only takes whole numbers (its axis then ticks 0, 1, 2 … never 0.5)."""
+    if measure.agg in ("count", "distinct"):
+        return True
+    target = measure.target
+    return (
+        measure.agg in ("sum", "min", "max")
+        and target is not None
+        and target.source == "metric"
+        and target.key in COUNT_METRICS
+    )
+
+
+def _percent(value: Any) -> Any:
+    return round(value * 100, 1) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+def _value_axis(unit: str, whole: bool, lang: str | None) -> dict[str, Any]:
+    axis: dict[str, Any] = {"type": "value"}
+    if unit == SHARE:
+        axis.update(name="%", min=0, max=100, axisLabel={"formatter": "{value}%"})
+    elif unit == HOURS:
+        axis["name"] = t("report.axis_hours", lang)
+    if whole:
+        axis["minInterval"] = 1
+    return axis
+
+
 def _cartesian(
     result: ReportResult, lang: str | None, kind: str, stack: bool = False, area: bool = False
 ) -> dict[str, Any]:
     cats = _categories(result)
-    if len(result.spec.dimensions) >= 2:
+    measures = list(result.spec.measures)
+    if len(result.spec.dimensions) >= 2:  # one series per value of the second dimension: one measure
+        measures = measures[:1]
         series = _series_by_second(result, kind, stack, area)
     else:
         series = []
-        for name in _measure_names(result):
-            s: dict[str, Any] = {"name": name, "type": kind, "data": [r.values[name] for r in result.rows]}
+        for m in measures:
+            s: dict[str, Any] = {
+                "name": m.name,
+                "type": kind,
+                "data": [r.values[m.name] for r in result.rows],
+            }
             if stack:
                 s["stack"] = "total"
             if area:
                 s["areaStyle"] = {}
             series.append(s)
+    pairs = (
+        [(s, measures[0]) for s in series]
+        if len(result.spec.dimensions) >= 2
+        else list(zip(series, measures, strict=True))
+    )
+    units = list(dict.fromkeys(unit_of(m) for m in measures))[:2]  # one kind an axis, two at most
+    series = []
+    for s, m in pairs:
+        unit = unit_of(m)
+        if unit not in units:
+            continue  # a third kind: in the table under the chart, not on an axis of another kind
+        if unit == SHARE:
+            s["data"] = [_percent(v) for v in s["data"]]
+        if units.index(unit):
+            s["yAxisIndex"] = 1
+            if stack:
+                s["stack"] = "total1"  # only like is stacked on like
+        series.append(s)
+    axes = [_value_axis(unit, all(_whole(m) for m in measures if unit_of(m) == unit), lang) for unit in units]
     return {
         "title": _title(result, lang),
         "tooltip": {"trigger": "axis"},
         "legend": {"data": [s["name"] for s in series]},
         "xAxis": {"type": "category", "data": cats},
-        "yAxis": {"type": "value"},
+        "yAxis": axes[0] if len(axes) == 1 else axes,
         "series": series,
     }
 

@@ -5,6 +5,7 @@ from engine.i18n import register
 register(
     {
         # --- a report definition (checked when an app is loaded, and for ad-hoc reports)
+        "report.axis_hours": {"zh": "小时", "en": "hours"},
         "report.unknown_target": {
             "zh": "{name} 不是指标或人员属性。可用:{known}。",
             "en": "{name} is not a metric or a person's attribute. Known: {known}.",

@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, g, redirect, request, url_for
 from markupsafe import Markup
 
+from engine.access import check_may_submit
 from engine.errors import FormError, InputError
 from engine.forms.directory import form_directory
 from engine.forms.permissions import EDITABLE
@@ -66,7 +67,7 @@ register(
 @signed_in
 def portal():
     """The apps and the ticket types one may submit, as cards."""
-    return page("pages/portal.html", catalog=catalog(platform().runtime))
+    return page("pages/portal.html", catalog=catalog(platform().runtime, current()))
 
 
 @bp.route("/portal/<app>/<ticket_type>/new", methods=["GET", "POST"])
@@ -76,6 +77,8 @@ def new_ticket(app: str, ticket_type: str):
     principal = current()
     runtime = platform().runtime
     spec, tspec = runtime.type_spec(app, ticket_type)
+    with platform().db.read() as conn:  # a type its `submitters` keep from this person: 403
+        check_may_submit(conn, spec.app, tspec.definition, principal.user_id)
     values: dict[str, Any] | None = None
     problems: list[Any] = []
     if request.method == "POST":

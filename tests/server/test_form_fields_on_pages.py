@@ -55,8 +55,8 @@ def test_the_owner_at_triage_is_a_colleague_picked_by_name(web):
 
 def test_a_developer_named_on_the_portal_is_picked_by_name_and_customers_are_not_offered(web):
     web.runtime.publish(APPS / "bugfix.yaml")
-    grace = web.user("grace")
-    web.user("henry")  # another customer: no role anywhere, not grace's teammate
+    grace = web.user("grace", department=create_department(web.db, "销售部"))  # staff report bugs
+    web.user("henry")  # a customer: no role anywhere, not grace's teammate
     bob = web.user("bob", roles={"complaint": ["agent"]})  # works in the system, in another app
     page = text(web.client("grace").get("/portal/bugfix/bug/new?lang=en"))
     developer = field_of(page, "developer")

@@ -143,7 +143,9 @@ def test_it_request_runs_two_teams_in_parallel_reminds_and_is_or_signed(db, cloc
 def test_bug_goes_back_to_the_developer_when_verification_fails_then_is_released(db, clock):
     runtime = Runtime(db, clock=clock)
     runtime.publish(APPS / "bugfix.yaml")
-    people = {n: create_user(db, n) for n in ("reporter", "lead", "dev", "tester")}
+    people = {n: create_user(db, n) for n in ("lead", "dev", "tester")}
+    # a bug comes from staff (someone in a department: the type's `submitters`), not a customer
+    people["reporter"] = create_user(db, "reporter", department_id=create_department(db, "Sales"))
     give_role(db, people["lead"], "bugfix", "dev_lead")
     give_role(db, people["tester"], "bugfix", "qa")
     definition = runtime.definition("bugfix")[1]
