@@ -132,6 +132,7 @@ register(
         "inbox.sla.warning": {"zh": "即将超时", "en": "Due soon"},
         "inbox.sla.breached": {"zh": "已超时", "en": "Overdue"},
         "inbox.sla.paused": {"zh": "计时暂停", "en": "Paused"},
+        "inbox.stage_of_app": {"zh": "{app} · {stage}", "en": "{app} · {stage}"},
     }
 )
 
@@ -175,7 +176,10 @@ def _filter_clause(filters: Filters) -> list[ColumnElement[bool]]:
     if filters.ticket_type:
         out.append(R.c.ticket_type == filters.ticket_type)
     if filters.node:
-        out.append(T.c.node_id == filters.node)
+        app_key, node_id = node_filter(filters.node)
+        out.append(T.c.node_id == node_id)
+        if app_key:
+            out.append(R.c.app_id == _app_id(app_key))
     if filters.priority:
         out.append(R.c.data[PRIORITY_FIELD].as_string() == filters.priority)
     if filters.q:
@@ -187,6 +191,13 @@ def _filter_clause(filters: Filters) -> list[ColumnElement[bool]]:
             )
         )
     return out
+
+
+def node_filter(value: str) -> tuple[str | None, str]:
+    """(app key, node id) of a stage filter: ``APP:NODE`` (node ids repeat across apps: ``fix`` is a
+    stage of several), or a plain node id in any app, as older links and saved views hold it."""
+    app_key, _, node_id = value.rpartition(":")
+    return app_key or None, node_id
 
 
 def _app_id(app_key: str) -> ColumnElement[Any]:
@@ -622,26 +633,35 @@ def default_action(conn: Connection, task_id: int) -> str:
 
 
 def filter_choices(conn: Connection, specs: SpecFor, lang: str | None = None) -> dict[str, Any]:
-    """What the filter form offers: apps, their ticket types and flow nodes, priority values."""
+    """What the filter form offers: apps, their ticket types, their stages (``APP:NODE``, named as
+    that app names them, with the app's name when there are several apps), priority values."""
     apps, types, nodes, priorities = [], [], {}, {}
     for app_id, key, version in conn.execute(select(A.c.id, A.c.key, A.c.current_version).order_by(A.c.key)):
         spec = specs(conn, app_id, version)
-        apps.append({"value": key, "label": text_of(spec.app.name, lang) or key})
+        app_name = text_of(spec.app.name, lang) or key
+        apps.append({"value": key, "label": app_name})
         for type_key, tspec in spec.types.items():
             types.append({"value": type_key, "label": text_of(tspec.definition.name, lang) or type_key})
             for node in tspec.flow.nodes.values():
                 if node.type in ("task", "approval"):
-                    nodes.setdefault(node.id, text_of(node.name, lang) or node.id)
+                    nodes.setdefault((key, node.id), (app_name, text_of(node.name, lang) or node.id))
             for f in tspec.definition.form.fields:
                 if f.key == PRIORITY_FIELD:
                     for option in f.get("options") or ():
                         if isinstance(option, Mapping) and "value" in option:
                             value = str(option["value"])
                             priorities.setdefault(value, text_of(option.get("label"), lang) or value)
+    several = len({app for app, _ in nodes}) > 1
     return {
         "apps": apps,
         "types": list({t["value"]: t for t in types}.values()),
-        "nodes": [{"value": k, "label": v} for k, v in nodes.items()],
+        "nodes": [
+            {
+                "value": f"{app}:{node}",
+                "label": t("inbox.stage_of_app", lang, app=app_name, stage=stage) if several else stage,
+            }
+            for (app, node), (app_name, stage) in nodes.items()
+        ],
         "priorities": [{"value": k, "label": v} for k, v in sorted(priorities.items())],
     }
 
@@ -743,6 +763,7 @@ __all__ = [
     "filter_choices",
     "inbox",
     "my_todos",
+    "node_filter",
     "overdue",
     "save_view",
     "saved_view",

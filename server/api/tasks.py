@@ -133,7 +133,7 @@ FILTERS: dict[str, Any] = {
     "properties": {
         "app": TEXT,
         "ticket_type": TEXT,
-        "node": TEXT,
+        "node": {**TEXT, "description": "APP:NODE, or a bare node id (that node in every app)"},
         "priority": TEXT,
         "overdue": {"type": "boolean"},
         "q": {"type": "string", "maxLength": 200, "pattern": NO_NUL},
@@ -143,7 +143,11 @@ FILTERS: dict[str, Any] = {
 FILTER_QUERY: dict[str, dict[str, Any]] = {
     "app": {**TEXT, "description": "Only tasks of this app (its key)"},
     "ticket_type": {**TEXT, "description": "Only this ticket type"},
-    "node": {**TEXT, "description": "Only tasks at this flow node (stage)"},
+    "node": {
+        **TEXT,
+        "description": "Only tasks at this stage: APP:NODE (e.g. complaint:fix; node ids repeat across "
+        "apps), or a bare node id for that node in every app",
+    },
     "priority": {**TEXT, "description": "Only tickets whose priority field has this value"},
     "overdue": {"type": "boolean", "description": "Only tasks past their deadline"},
     "q": {

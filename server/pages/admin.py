@@ -179,6 +179,7 @@ def _users_page(status: int = 200, **values: Any) -> Any:
         q=search,
         more=more,
         departments=_departments(),
+        managers=admin.manager_choices(platform().db, _named_manager(values.get("form"))),
         **values,
     )
 
@@ -223,10 +224,23 @@ def create_user():
     return show("pages/admin_password.html", "users", user=user, password=generated, created=True)
 
 
+def _named_manager(form: Any) -> str | None:
+    """The username a re-shown form names as manager (kept in the picker even if unknown)."""
+    return (form.get("manager") or "").strip() or None if form is not None else None
+
+
 def _user_page(user_id: int, status: int = 200, **values: Any) -> Any:
     user = admin.get_user(platform().db, user_id)
+    form = values.get("form")
+    named = _named_manager(form) if form is not None else user["manager"]
     return show(
-        "pages/admin_user.html", "users", status=status, user=user, departments=_departments(), **values
+        "pages/admin_user.html",
+        "users",
+        status=status,
+        user=user,
+        departments=_departments(),
+        managers=admin.manager_choices(platform().db, named, exclude=user_id),
+        **values,
     )
 
 

@@ -143,15 +143,26 @@ def _list_values(tab: str, filters: inbox.Filters, cursor: str | None = None) ->
     }
 
 
+def _choices(conn: Any, filters: inbox.Filters) -> dict[str, Any]:
+    """The filter form's options; a stage filter of an older link or saved view (a plain node id,
+    every app's) stays selected, named by the stages it covers."""
+    choices = inbox.filter_choices(conn, platform().runtime.spec_for, g.lang)
+    node = filters.node
+    if node and all(o["value"] != node for o in choices["nodes"]):
+        app_key, node_id = inbox.node_filter(node)
+        same = [] if app_key else [o for o in choices["nodes"] if o["value"].endswith(f":{node_id}")]
+        choices["nodes"].append({"value": node, "label": " / ".join(o["label"] for o in same) or node_id})
+    return choices
+
+
 @bp.get("/inbox")
 @signed_in
 def inbox_page():
     tab = _tab()
     filters, view = _filters()
-    runtime = platform().runtime
     principal = current()
     with platform().db.read() as conn:
-        choices = inbox.filter_choices(conn, runtime.spec_for, g.lang)
+        choices = _choices(conn, filters)
         views = inbox.saved_views(conn, principal.user_id)
     return page(
         "pages/inbox.html",
@@ -196,9 +207,8 @@ def inbox_act():
     values = _list_values(tab, filters)
     if request.headers.get("HX-Request") == "true":
         return page("pages/inbox_list.html", oob=True, outcome=outcome, **values)
-    runtime = platform().runtime
     with platform().db.read() as conn:
-        choices = inbox.filter_choices(conn, runtime.spec_for, g.lang)
+        choices = _choices(conn, filters)
         views = inbox.saved_views(conn, current().user_id)
     return page("pages/inbox.html", outcome=outcome, choices=choices, views=views, view=None, **values)
 

@@ -315,3 +315,54 @@ def test_rule_runs_and_the_audit_log_are_shown(web, admin):
     audit = html(admin.get("/admin/audit"))
     assert "department.created" in audit and "&lt;img src=x onerror=alert(1)&gt;" in audit
     assert "<img src" not in audit
+
+
+def test_the_audit_log_names_people_departments_and_languages(web, admin):
+    from engine import admin as admin_engine
+
+    ann = web.user("ann")
+    bob = web.user("bob")
+    sales = admin_engine.create_department(web.db, web.id("admin"), "销售部", head_id=ann)
+    saved = form(
+        admin,
+        f"/admin/users/{bob}",
+        display_name="Bob",
+        department_id=str(sales),
+        manager="ann",
+        lang="en",
+        tz="Asia/Shanghai",
+        is_active="1",
+    )
+    assert saved.status_code == 303
+    zh = html(admin.get("/admin/audit?lang=zh"))
+    assert "<b>上级</b>：<span" in zh and "Ann (ann)</span>" in zh
+    assert "<b>部门</b>：<span" in zh and "销售部</span>" in zh
+    assert "<b>负责人</b>：<span" in zh
+    assert "<b>语言</b>：英文" in zh
+    en = html(admin.get("/admin/audit?lang=en"))
+    assert "<b>language</b>: English" in en
+    for raw in (f"：{ann}<", f"：{sales}<", "：en<"):
+        assert raw not in zh
+
+
+def test_the_manager_is_picked_by_name_and_saved_as_that_person(web, admin):
+    from engine import admin as admin_engine
+
+    ann = web.user("ann")
+    bob = web.user("bob")
+    admin_engine.update_user(web.db, web.id("admin"), web.user("gone"), {"is_active": False})
+    page = html(admin.get(f"/admin/users/{bob}?lang=en"))
+    picker = re.search(r'<select name="manager"[^>]*>(.*?)</select>', page, re.S)[1]
+    assert '<option value="ann">Ann (ann)</option>' in picker
+    assert 'value="bob"' not in picker and 'value="gone"' not in picker  # not oneself, nor who left
+    assert '<input name="manager"' not in page
+    new_user = html(admin.get("/admin/users?lang=en"))
+    none_then_ann = r'<select name="manager"[^>]*>\s*<option value="">—</option>.*Ann \(ann\)'
+    assert re.search(none_then_ann, new_user, re.S)
+    fields = {"display_name": "Bob", "lang": "zh", "tz": "Asia/Shanghai", "is_active": "1"}
+    saved = form(admin, f"/admin/users/{bob}", manager="ann", **fields)
+    assert saved.status_code == 303
+    with web.db.read() as conn:
+        assert conn.execute(select(User.manager_id).where(User.id == bob)).scalar() == ann
+    again = html(admin.get(f"/admin/users/{bob}?lang=en"))
+    assert '<option value="ann" selected>Ann (ann)</option>' in again

@@ -141,3 +141,18 @@ def test_anonymous_visitors_are_sent_to_sign_in(site):
 def test_a_drill_page_for_a_report_not_on_the_dashboard_is_404(site):
     answer = site.client("mia").get(f"{BOARD}/drill?report=nope")
     assert answer.status_code == 404
+
+
+def test_the_drill_page_names_the_end_of_closed_and_cancelled_tickets(site):
+    acme = sorted(site.tickets[n] for n in site.numbers["ACME"])
+    site.runtime.close(acme[0], site.id("admin"), None)
+    site.runtime.cancel(acme[1], site.id("cus1"), None)
+    cell = json.dumps({"customer": "ACME"})
+    mia = site.client("mia")
+    for lang, shut, dropped in (("zh", "已关闭", "已取消"), ("en", "Closed", "Cancelled")):
+        query = {"report": "by_customer", "cell": cell, "lang": lang}
+        html = text(mia.get(f"{BOARD}/drill", query_string=query))
+        row = r'data-ticket="{}">(?:(?!</tr>).)*<td>{}</td>\s*<td>{}</td>'
+        assert re.search(row.format(acme[0], shut, shut), html, re.S)
+        assert re.search(row.format(acme[1], dropped, dropped), html, re.S)
+        assert "<td>—</td>" not in html

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.support import complaint_form
+from tests.conftest import APPS
+from tests.support import complaint_form, give_role
 
 
 class Agents:
@@ -169,3 +170,40 @@ def test_the_script_and_styles_are_served(web):
     script = text(client.get("/assets/inbox.js"))
     assert "countdowns" in script and '"j"' in script
     assert "@media (max-width: 640px)" in text(client.get("/assets/inbox.css"))
+
+
+def test_the_stage_filter_tells_apps_that_share_a_node_id_apart(agents, web):
+    web.runtime.publish(APPS / "bugfix.yaml")
+    give_role(web.db, agents.bob, "bugfix", "dev_lead")
+    complaint = agents.submit()  # waits at the complaint's triage (受理分派) in bob's todos
+    bug = {"title": "白屏", "severity": "major", "version": "2.3.1", "steps": "<p>打开</p>"}
+    bug = web.runtime.submit("bugfix", "bug", {**bug, "module": ["web", "portal"]}, agents.bob)
+    bug_triage = next(t["id"] for t in web.runtime.tasks(bug.id) if t["node_id"] == "triage")
+    web.runtime.claim(bug_triage, agents.bob)  # the bug's own triage (评估) is in his todos too
+    bob = web.client("bob")
+    page = text(bob.get("/inbox?lang=zh"))
+    assert '<option value="complaint:triage">客户投诉 · 受理分派</option>' in page
+    assert '<option value="bugfix:triage">缺陷修复 · 评估</option>' in page
+
+    def listed(query: str) -> str:
+        return text(bob.get(f"/inbox/list?tab=todos&{query}", headers={"HX-Request": "true"}))
+
+    only_complaints = listed("node=complaint:triage")
+    assert complaint.number in only_complaints and bug.number not in only_complaints
+    only_bugs = listed("node=bugfix:triage")
+    assert bug.number in only_bugs and complaint.number not in only_bugs
+    both = listed("node=triage")  # an older link: that node in every app
+    assert complaint.number in both and bug.number in both
+    api = bob.get("/api/v1/inbox/todos?node=bugfix:triage").json["items"]
+    assert [i["ticket"]["number"] for i in api] == [bug.number]
+
+    saved = bob.post("/inbox/views", data={"name": "old", "node": "triage", "tab": "todos"})
+    shown = text(bob.get(saved.headers["Location"] + "&lang=zh"))
+    assert '<option value="triage" selected>缺陷修复 · 评估 / 客户投诉 · 受理分派</option>' in shown
+    assert complaint.number in shown and bug.number in shown
+
+
+def test_one_apps_stages_are_named_without_the_app(agents, web):
+    bob = web.client("bob")
+    page = text(bob.get("/inbox?lang=zh&node=complaint:fix"))
+    assert '<option value="complaint:fix" selected>处理</option>' in page

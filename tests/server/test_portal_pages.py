@@ -182,3 +182,17 @@ def test_the_landing_page_sends_people_where_their_work_starts(web):
     assert web.client("cathy").get("/").headers["Location"] == "/portal"
     assert web.client("alice").get("/").headers["Location"] == "/inbox"
     assert web.client("admin").get("/").headers["Location"] == "/inbox"
+
+
+def test_my_closed_and_cancelled_tickets_show_their_end_as_the_stage(web):
+    web.user("cathy")
+    closed = submit_as(web, "cathy", summary="已解决")
+    cancelled = submit_as(web, "cathy", summary="不用了")
+    web.runtime.close(closed.id, web.id("admin"), None)
+    web.runtime.cancel(cancelled.id, web.id("cathy"), None)
+    client = web.client("cathy")
+    for lang, shut, dropped in (("zh", "已关闭", "已取消"), ("en", "Closed", "Cancelled")):
+        page = text(client.get(f"/my?lang={lang}"))
+        assert re.search(rf'<td>{shut}</td>\s*<td><span class="badge status-closed">', page)
+        assert re.search(rf'<td>{dropped}</td>\s*<td><span class="badge status-cancelled">', page)
+        assert "<td>—</td>" not in page
