@@ -17,7 +17,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from engine.errors import ActionError, FormError, GongdanError, NotFoundError, Problem
 from engine.flows import sla, stepping
-from engine.flows.ticket_actions import may_cancel, may_close, withdraw_refusal
+from engine.flows.ticket_actions import may_cancel, may_close, may_hand_on, withdraw_refusal
 from engine.flows.work import TASK, FlowState, FlowWork, Ticketing, pool_text
 from engine.i18n import Localized, Message
 from engine.observability import timed_command
@@ -801,11 +801,13 @@ class FlowCommands:
             raise ActionError("flow.not_assignee", task=task.id, action=action)
 
     def _must_be_staff(self, conn: Connection, work: FlowWork, rec: Any, action: str) -> None:
-        """Handing a task to someone else is for the app's staff (a role in it) and admins: a customer
-        holding her own step (answering, rating) does it herself."""
-        if work.actor is None or self._is_admin(conn, work.actor):
+        """A customer holding her own step (answering, rating) does it herself: she hands it to nobody
+        (engine.flows.ticket_actions.may_hand_on); the app's staff, admins and whoever else was asked
+        (a manager by name) may."""
+        if work.actor is None or work.actor != rec.created_by or self._is_admin(conn, work.actor):
             return
-        if not self._roles(conn, work.actor, rec.app_id):
+        requester = not self._roles(conn, work.actor, rec.app_id)
+        if not may_hand_on(work.actor, rec.created_by, requester):
             raise ActionError("flow.staff_only", number=rec.number, action=action)
 
     def _active_user(self, conn: Connection, user_id: int, task: Any) -> None:

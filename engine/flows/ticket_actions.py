@@ -74,3 +74,9 @@ def may_cancel(
     if actor != submitter:
         return False
     return not any(t.node_id in flow.nodes and finishing(flow, t.node_id) for t in _held(tasks, actor))
+
+
+def may_hand_on(actor: int | None, submitter: int | None, requester: bool) -> bool:
+    """Transfer or delegate a held task: whoever holds it may (an agent, a manager asked by name),
+    except a requester — no role in the app — on her own ticket: her steps (answering, rating) are hers."""
+    return not (requester and actor is not None and actor == submitter)

@@ -29,7 +29,7 @@ from engine import tickets
 from engine.errors import ActionError, ConflictError, FormError, GongdanError, NotFoundError
 from engine.flowdraw import draw
 from engine.flows.stepping import primary_action, required_fields
-from engine.flows.ticket_actions import may_cancel, may_close, withdraw_refusal
+from engine.flows.ticket_actions import may_cancel, may_close, may_hand_on, withdraw_refusal
 from engine.forms.directory import form_directory
 from engine.forms.fields import option_values, sanitize_html
 from engine.forms.permissions import EDITABLE, HIDDEN, READONLY, FieldAccess
@@ -135,7 +135,7 @@ def _page(
         is_admin=principal.is_admin,
         holds_any=any(t_.holds for t_ in view.tasks),
         offered=ticket_commands(view, principal),
-        may_transfer=may_transfer(principal, ticket.app),
+        may_transfer=may_transfer(principal, ticket.app, view.submitter),
         pickable=pickable(view, principal),
         primary={
             task.id: primary_action(tspec.flow, task.node_id, [c.key for c in task.actions])
@@ -164,10 +164,12 @@ def ticket_commands(view: TicketView, principal: Any) -> set[str]:
     return out
 
 
-def may_transfer(principal: Any, app_key: str) -> bool:
-    """Transfer (转派) is for the app's staff: someone with a role in it, or an admin. A customer
+def may_transfer(principal: Any, app_key: str, submitter: int | None) -> bool:
+    """Transfer (转派) as the engine allows it (engine.flows.ticket_actions.may_hand_on): a customer
     holding her own task (a rating, more information) answers it herself."""
-    return not is_requester(principal, app_key)
+    if principal.is_admin:
+        return True
+    return may_hand_on(principal.user_id, submitter, is_requester(principal, app_key))
 
 
 class _PersonField:
@@ -184,7 +186,10 @@ def pickable(view: TicketView, principal: Any) -> list[tuple[int, str, str]]:
     form's user fields offer (engine/forms/directory.py). Empty when the viewer has no such button."""
     if not any(x.holds and x.kind != "todo" for x in view.tasks):
         return []
-    if not (may_transfer(principal, view.ticket.app) or any(x.holds and x.add_signer for x in view.tasks)):
+    if not (
+        may_transfer(principal, view.ticket.app, view.submitter)
+        or any(x.holds and x.add_signer for x in view.tasks)
+    ):
         return []
     with platform().db.read() as conn:
         listed = form_directory(conn, principal, view.ticket.app, [_PersonField()], {}).get("user", [])
@@ -753,14 +758,11 @@ def return_to(ticket_id: int, task_id: int):
 @bp.post("/tickets/<int:ticket_id>/tasks/<int:task_id>/transfer")
 @signed_in
 def transfer(ticket_id: int, task_id: int):
-    """Transfer a task held to someone else: for the app's staff, as the page offers it."""
-    row = _visible(ticket_id)
+    """Transfer a task held to someone else, as the page offers it (the engine decides)."""
     _task(ticket_id, task_id)
     principal = current()
 
-    def run() -> None:
-        if not may_transfer(principal, row.app):
-            raise ActionError("ticket.transfer_forbidden")
+    def run() -> None:  # the engine refuses a customer handing on her own step (flow.staff_only)
         platform().runtime.transfer(task_id, _user_named("to"), actor=principal.user_id, comment=_note())
 
     return _command(ticket_id, run, "transferred")

@@ -148,10 +148,6 @@ register(
             "zh": "没有用户名为 {name} 的用户。",
             "en": "There is no user called {name}.",
         },
-        "ticket.transfer_forbidden": {
-            "zh": "只有本应用的处理人员可以转派待办。",
-            "en": "Only the app's staff may transfer a task.",
-        },
         "ticket.bad_file": {
             "zh": "附件无法识别,请重新上传。",
             "en": "An attached file could not be read; upload it again.",
