@@ -21,6 +21,7 @@ from sqlalchemy import Connection, and_, or_, select
 from engine.access import Principal, can_see, pool_keys, scope_clause
 from engine.errors import NotFoundError
 from engine.flows import stepping
+from engine.flows.ticket_actions import action_label
 from engine.forms.permissions import EDITABLE, HIDDEN, READONLY, FieldAccess
 from engine.i18n import text_of
 from engine.specs import AppSpec, TypeSpec
@@ -193,17 +194,6 @@ def user_names(conn: Connection, ids: Iterable[int]) -> dict[int, tuple[str, str
         return {}
     rows = conn.execute(select(U.c.id, U.c.username, U.c.display_name).where(U.c.id.in_(wanted)))
     return {r.id: (r.username, r.display_name) for r in rows}
-
-
-def action_label(spec: AppSpec, tspec: TypeSpec, node_id: str, action: str) -> Any:
-    """The name of the edge an action follows out of ``node_id`` (as written in the definition),
-    else the action's key (generic actions are named by the catalogue)."""
-    raw = ((spec.app.raw.get("ticket_types") or {}).get(tspec.key) or {}).get("flow") or {}
-    for edge in raw.get("edges") or ():
-        named = isinstance(edge, Mapping) and edge.get("name")
-        if named and edge.get("from") == node_id and edge.get("action") == action:
-            return dict(edge["name"]) if isinstance(edge["name"], Mapping) else edge["name"]
-    return action
 
 
 def _tasks(

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from engine.errors import ActionError, FormError, GongdanError, NotFoundError, Problem
 from engine.flows import sla, stepping
-from engine.flows.ticket_actions import may_cancel, may_close, may_hand_on, withdraw_refusal
+from engine.flows.ticket_actions import action_label, may_cancel, may_close, may_hand_on, withdraw_refusal
 from engine.flows.work import TASK, FlowState, FlowWork, Ticketing, pool_text
 from engine.i18n import Localized, Message
 from engine.observability import timed_command
@@ -97,7 +97,7 @@ class FlowCommands:
 
         def run(conn: Connection, work: FlowWork, task: Any, rec: Any) -> None:
             self._must_hold(conn, work, task, "transfer")
-            self._must_be_staff(conn, work, rec, "transfer")
+            self._may_hand_on(conn, work, rec, "transfer")
             self._active_user(conn, to_user, task)
             conn.execute(
                 update(T)
@@ -116,7 +116,7 @@ class FlowCommands:
 
         def run(conn: Connection, work: FlowWork, task: Any, rec: Any) -> None:
             self._must_hold(conn, work, task, "delegate")
-            self._must_be_staff(conn, work, rec, "delegate")
+            self._may_hand_on(conn, work, rec, "delegate")
             self._active_user(conn, to_user, task)
             owner = task.delegated_from or task.assignee_id
             conn.execute(update(T).where(T.c.id == task.id).values(assignee_id=to_user, delegated_from=owner))
@@ -800,7 +800,7 @@ class FlowCommands:
         if work.actor not in (task.assignee_id, task.delegated_from):
             raise ActionError("flow.not_assignee", task=task.id, action=action)
 
-    def _must_be_staff(self, conn: Connection, work: FlowWork, rec: Any, action: str) -> None:
+    def _may_hand_on(self, conn: Connection, work: FlowWork, rec: Any, action: str) -> None:
         """A customer holding her own step (answering, rating) does it herself: she hands it to nobody
         (engine.flows.ticket_actions.may_hand_on); the app's staff, admins and whoever else was asked
         (a manager by name) may."""
@@ -916,15 +916,14 @@ def _required_for(work: FlowWork, node_id: str, action: str) -> None:
 
 
 def _action_name(work: FlowWork, node_id: str, action: str) -> Any:
-    """The shown name of the edge ``action`` takes (as written), else the action's key."""
-    raw = work.spec.app.raw.get("ticket_types", {}).get(work.tspec.key, {}).get("flow") or {}
-    for edge in raw.get("edges") or ():
-        ours = isinstance(edge, Mapping) and edge.get("from") == node_id and edge.get("action") == action
-        if ours and edge.get("name"):
-            return Localized(edge["name"])
-    if action in ("complete", "approve", "reject", "done"):
+    """The shown name of the edge ``action`` takes (engine.flows.ticket_actions.action_label); the
+    generic actions by the catalogue."""
+    label = action_label(work.spec, work.tspec, node_id, action)
+    if isinstance(label, Mapping):
+        return Localized(label)
+    if label == action and action in ("complete", "approve", "reject", "done"):
         return Message(f"flow.action.{action}", {})
-    return action
+    return label
 
 
 __all__ = ["FlowCommands"]

@@ -18,9 +18,12 @@ by the ticket page and the API that offer the buttons, so nothing is offered tha
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.flows.spec import FlowSpec
+
+if TYPE_CHECKING:
+    from engine.specs import AppSpec, TypeSpec
 
 #: Events by which someone acts on what followed a step (so it can no longer be withdrawn).
 ACTED_ON = frozenset(
@@ -80,3 +83,14 @@ def may_hand_on(actor: int | None, submitter: int | None, requester: bool) -> bo
     """Transfer or delegate a held task: whoever holds it may (an agent, a manager asked by name),
     except a requester — no role in the app — on her own ticket: her steps (answering, rating) are hers."""
     return not (requester and actor is not None and actor == submitter)
+
+
+def action_label(spec: AppSpec, tspec: TypeSpec, node_id: str, action: str) -> Any:
+    """The name of the edge an action follows out of ``node_id`` (as written in the definition),
+    else the action's key (generic actions are named by the catalogue)."""
+    raw = ((spec.app.raw.get("ticket_types") or {}).get(tspec.key) or {}).get("flow") or {}
+    for edge in raw.get("edges") or ():
+        named = isinstance(edge, Mapping) and edge.get("name")
+        if named and edge.get("from") == node_id and edge.get("action") == action:
+            return dict(edge["name"]) if isinstance(edge["name"], Mapping) else edge["name"]
+    return action

@@ -121,8 +121,6 @@ register(
             "zh": "点击图表或数字查看对应工单",
             "en": "Click a bar, slice, point or number to list its tickets",
         },
-        "dash.drill_title": {"zh": "{report}的工单", "en": "Tickets of {report}"},
-        "dash.drill_count": {"zh": "共 {count} 张工单", "en": "{count} ticket(s)"},
         "dash.drill_all": {"zh": "全部", "en": "all"},
         "dash.items": {"zh": "明细({count})", "en": "Items ({count})"},
         "dash.back": {"zh": "返回看板", "en": "Back to the dashboard"},

@@ -133,7 +133,6 @@ def _page(
         watching=principal.user_id in view.watchers,
         is_submitter=view.submitter == principal.user_id,
         is_admin=principal.is_admin,
-        holds_any=any(t_.holds for t_ in view.tasks),
         offered=ticket_commands(view, principal),
         may_transfer=may_transfer(principal, ticket.app, view.submitter),
         pickable=pickable(view, principal),

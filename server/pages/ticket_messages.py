@@ -85,7 +85,6 @@ register(
         "ticket.remove_file": {"zh": "移除", "en": "Remove"},
         "ticket.uploading": {"zh": "正在上传…", "en": "Uploading…"},
         "ticket.upload_failed": {"zh": "上传失败:", "en": "Upload failed:"},
-        "ticket.confirm": {"zh": "确定吗?", "en": "Are you sure?"},
         "action.complete": {"zh": "完成", "en": "Complete"},
         "action.approve": {"zh": "同意", "en": "Approve"},
         "action.reject": {"zh": "驳回", "en": "Reject"},
